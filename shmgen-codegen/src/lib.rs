@@ -1,0 +1,1 @@
+//! shmgen schema compiler.
