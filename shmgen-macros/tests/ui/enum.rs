@@ -1,0 +1,10 @@
+use shmgen_runtime::SharedLayout;
+
+#[derive(SharedLayout)]
+#[repr(C)]
+enum State {
+    Idle,
+    Running { pid: u32 },
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use shmgen_runtime::SharedLayout;
+
+#[derive(SharedLayout)]
+#[repr(C)]
+struct Marker;
+
+#[derive(SharedLayout)]
+#[repr(C)]
+struct Empty {}
+
+fn main() {}
