@@ -147,7 +147,11 @@ pub const fn ring_slot_layout(item_size: usize, item_align: usize) -> Option<Com
 
 /// `Ring<T, N>`: a 192-byte control block, then `N` slots; aligned to a cache line.
 /// `value_offset` is the first slot's offset and `stride` the slot size.
-pub const fn ring_layout(item_size: usize, item_align: usize, capacity: usize) -> Option<Composite> {
+pub const fn ring_layout(
+    item_size: usize,
+    item_align: usize,
+    capacity: usize,
+) -> Option<Composite> {
     let slot = match ring_slot_layout(item_size, item_align) {
         Some(s) => s,
         None => return None,
@@ -178,7 +182,11 @@ pub const fn ring_layout(item_size: usize, item_align: usize, capacity: usize) -
 
 /// A field with `align = N`: starts on a multiple of N and its slot is padded to a multiple of N.
 /// Returns `(slot size, alignment)`.
-pub const fn aligned_slot(inner_size: usize, inner_align: usize, n: usize) -> Option<(usize, usize)> {
+pub const fn aligned_slot(
+    inner_size: usize,
+    inner_align: usize,
+    n: usize,
+) -> Option<(usize, usize)> {
     let align = max(n, inner_align);
     match round_up(inner_size, align) {
         Some(size) => Some((size, align)),
@@ -260,11 +268,7 @@ mod type_tests {
         assert_eq!(c.size, size_of::<Ring<T, N>>());
         assert_eq!(c.align, align_of::<Ring<T, N>>());
         assert_eq!(c.value_offset, core::mem::offset_of!(Ring<T, N>, slots));
-        assert_eq!(
-            c.stride,
-            size_of::<crate::ring::RingSlot<T>>(),
-            "slot size"
-        );
+        assert_eq!(c.stride, size_of::<crate::ring::RingSlot<T>>(), "slot size");
     }
 
     #[test]
@@ -281,7 +285,13 @@ mod type_tests {
         assert_eq!(align_of::<Semaphore<3>>(), SEMAPHORE_ALIGN);
         assert_eq!(size_of::<Event>(), EVENT_SIZE);
         assert_eq!(align_of::<Event>(), EVENT_ALIGN);
-        assert_eq!(aligned_slot(8, 8, 64), Some((size_of::<crate::CacheAligned<u64>>(), 64)));
-        assert_eq!(aligned_slot(3, 1, 4), Some((size_of::<crate::Align4<[u8; 3]>>(), 4)));
+        assert_eq!(
+            aligned_slot(8, 8, 64),
+            Some((size_of::<crate::CacheAligned<u64>>(), 64))
+        );
+        assert_eq!(
+            aligned_slot(3, 1, 4),
+            Some((size_of::<crate::Align4<[u8; 3]>>(), 4))
+        );
     }
 }

@@ -40,6 +40,14 @@ pub struct Ring<T, const N: usize> {
     pub(crate) slots: [RingSlot<T>; N],
 }
 
+// SAFETY: the control block is atomics (and `capacity`/`slot_size`, written only by the
+// segment initialiser before the segment is published); a slot's item is written by the one
+// producer that claimed it and read by the one consumer that claimed it, the claim being made
+// through the slot's sequence number (Vyukov's protocol, FORMAT.md §4), which also orders the
+// item's bytes. Items cross threads by copy, which needs `T: Send`. (Until the ring's methods
+// exist nothing touches the slots at all.)
+unsafe impl<T: Send, const N: usize> Sync for Ring<T, N> {}
+
 // SAFETY: `Ring<T, N>` is a 192-byte control block then N `{ u64, T }` slots, aligned to 64:
 // exactly `abi::ring_layout`; the `ring_layouts_match` test checks it.
 unsafe impl<T: Element + Copy, const N: usize> Field for Ring<T, N> {

@@ -178,7 +178,10 @@ impl<'a> Ty<'a> {
     /// `[self; n]`: adds an outermost dimension. Panics (at compile time, in `const` use) when
     /// the type already has [`MAX_DIMS`] dimensions or the size overflows.
     pub const fn array(self, n: usize) -> Ty<'a> {
-        assert!((self.ndim as usize) < MAX_DIMS, "shmgen: too many array dimensions");
+        assert!(
+            (self.ndim as usize) < MAX_DIMS,
+            "shmgen: too many array dimensions"
+        );
         let mut dims = [0; MAX_DIMS];
         dims[0] = n;
         let mut i = 0;
@@ -216,7 +219,7 @@ impl<'a> Ty<'a> {
             elem: self.elem,
             ndim: self.ndim - 1,
             dims,
-            size: if n == 0 { 0 } else { self.size / n },
+            size: self.size.checked_div(n).unwrap_or(0),
             align: self.align,
         })
     }
@@ -228,12 +231,7 @@ impl<'a> Ty<'a> {
 
     /// Size of the innermost element.
     pub fn elem_size(&self) -> usize {
-        let c = self.count();
-        if c == 0 {
-            0
-        } else {
-            self.size / c
-        }
+        self.size.checked_div(self.count()).unwrap_or(0)
     }
 }
 
