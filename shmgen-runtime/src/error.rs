@@ -131,6 +131,31 @@ pub enum Error {
         /// What it is instead.
         what: &'static str,
     },
+    /// The file belongs to another user: whoever owns it can rewrite its bytes and permissions
+    /// at will. Refused unless [`crate::SegmentOptions::allow_foreign_owner`] says otherwise.
+    #[error("segment {name:?}: /dev/shm/{name} is owned by uid {owner}, not by this process's effective uid {expected}; refusing a segment another user controls (SegmentOptions::allow_foreign_owner(true) accepts it)")]
+    ForeignOwner {
+        /// The segment name.
+        name: String,
+        /// The file's owner (`st_uid`).
+        owner: u32,
+        /// This process's effective uid.
+        expected: u32,
+    },
+    /// The file grants more access than the opener allows: permission bits outside the
+    /// opener's [`crate::SegmentOptions::mode`] (default `0o600`), e.g. a group- or
+    /// world-writable file that anyone could scribble on.
+    #[error("segment {name:?}: /dev/shm/{name} has mode {mode:#05o}, which grants {extra:#05o} beyond the allowed {allowed:#05o}; refusing a segment others may read or write (chmod it, or open with SegmentOptions::mode({mode:#05o}) to accept)")]
+    TooPermissive {
+        /// The segment name.
+        name: String,
+        /// The file's permission bits (`st_mode & 0o7777`).
+        mode: u32,
+        /// The bits the opener allows.
+        allowed: u32,
+        /// `mode & !allowed`: what is too much.
+        extra: u32,
+    },
     /// The type's layout table cannot describe a segment (a bad hand-written `SharedLayout`).
     #[error("layout {root}: {detail}")]
     InvalidLayout {

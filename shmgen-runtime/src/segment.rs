@@ -34,6 +34,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::time::Duration;
 use std::ffi::CString;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::time::Instant;
 
 use crate::abi;
@@ -284,7 +285,186 @@ fn open_error(name: &str, e: io::Error) -> Error {
             name: name.to_owned(),
             what: "a directory",
         },
+        // A socket, or a device node without a device: `open` itself refuses them.
+        Some(libc::ENXIO | libc::ENODEV) => Error::NotRegularFile {
+            name: name.to_owned(),
+            what: "a socket or a special file",
+        },
         _ => io_err(name, format!("open {SHM_DIR}/{name}"), e),
+    }
+}
+
+/// Removes at most one file: the half-initialised segment under `name` whose
+/// creator died (what `open_or_create` does on [`Error::CreatorDied`]).
+///
+/// Under an exclusive `flock` on the file (so two processes recovering the same name cannot
+/// both act, and neither can remove a segment the other has just created), it re-reads the
+/// header and unlinks the name only if the file is one `open` would accept (regular, owner,
+/// mode), still has the magic, header version 1 and state 0 (initialising), its creator pid is
+/// still dead, and the name still refers to this very file (`lstat` vs `fstat`). In every other
+/// case it leaves the file alone; the caller goes round and `open` reports what is there now.
+fn remove_dead_half_initialised(name: &str, checks: &OpenChecks) -> Result<()> {
+    let path = shm_path(name);
+    let fd = match sys::open(&path, OPEN_FLAGS, 0) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(open_error(name, e)),
+    };
+    let info = sys::fstat(&fd).map_err(|e| io_err(name, format!("fstat {SHM_DIR}/{name}"), e))?;
+    check_file(name, &info, checks)?;
+    let start = Instant::now();
+    loop {
+        match sys::flock_try_exclusive(&fd) {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(e) => return Err(io_err(name, format!("flock {SHM_DIR}/{name}"), e)),
+        }
+        let waited = start.elapsed();
+        if waited >= checks.timeout {
+            return Err(Error::Timeout {
+                name: name.to_owned(),
+                waited,
+                pid: 0,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut b = [0u8; abi::HEADER_SIZE];
+    let n = sys::pread_full(&fd, &mut b, 0)
+        .map_err(|e| io_err(name, format!("read {SHM_DIR}/{name}"), e))?;
+    let u32_at = |o: usize| u32::from_ne_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+    let dead_and_unready = n == abi::HEADER_SIZE
+        && b[..8] == abi::MAGIC
+        && u32_at(header::HEADER_VERSION) == abi::HEADER_VERSION
+        && u32_at(header::STATE) == abi::STATE_INITIALISING
+        && !sys::pid_alive(u32_at(header::CREATOR_PID));
+    let same_file = matches!(sys::lstat(&path), Ok(now) if now.id == info.id);
+    let r = if dead_and_unready && same_file {
+        match sys::unlink(&path) {
+            Err(e) if e.raw_os_error() != Some(libc::ENOENT) => {
+                Err(io_err(name, format!("unlink {SHM_DIR}/{name}"), e))
+            }
+            _ => Ok(()),
+        }
+    } else {
+        Ok(())
+    };
+    sys::flock_unlock(&fd);
+    r
+}
+
+/// A creator's temporary file (`.shmgen-NAME.PID.SEQ`, `docs/FORMAT.md` §3) found in
+/// `/dev/shm`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TempFile {
+    /// The file name in `/dev/shm` (`.shmgen-NAME.PID.SEQ`).
+    pub file_name: String,
+    /// The segment it was going to become.
+    pub segment: String,
+    /// The creator's pid.
+    pub pid: u32,
+}
+
+/// Parses `.shmgen-NAME.PID.SEQ`; `None` for any other file name.
+pub fn parse_temp_name(file_name: &str) -> Option<TempFile> {
+    let rest = file_name.strip_prefix(".shmgen-")?;
+    let mut parts = rest.rsplitn(3, '.');
+    let seq = parts.next()?;
+    let pid = parts.next()?;
+    let segment = parts.next()?;
+    if seq.is_empty() || !seq.bytes().all(|c| c.is_ascii_digit()) || validate_name(segment).is_err()
+    {
+        return None;
+    }
+    let pid: u32 = pid.parse().ok()?;
+    Some(TempFile {
+        file_name: file_name.to_owned(),
+        segment: segment.to_owned(),
+        pid,
+    })
+}
+
+/// Removes the temporary files that creators which died mid-creation left in `/dev/shm` (for
+/// segment `name`, or for every segment when `None`), and returns what it removed.
+///
+/// A creator that is killed before it publishes its segment (`docs/FORMAT.md` §3 steps 1-6)
+/// leaves `.shmgen-NAME.PID.SEQ` behind; nobody ever opens such a file, it only takes space.
+/// Only regular files owned by this process's user whose creator pid is not alive
+/// (`kill(pid, 0)`) are removed. A pid reused by an unrelated process keeps its file (removed
+/// on a later call); a creator in another pid namespace sharing this `/dev/shm` looks dead and
+/// would lose its file (its `create` then fails) — do not run this across pid namespaces.
+pub fn remove_dead_temporaries(name: Option<&str>) -> Result<Vec<TempFile>> {
+    let label = name.unwrap_or("*");
+    if let Some(n) = name {
+        validate_name(n)?;
+    }
+    let dir = std::fs::read_dir(SHM_DIR).map_err(|e| io_err(label, format!("read {SHM_DIR}"), e))?;
+    let euid = sys::geteuid();
+    let mut removed = Vec::new();
+    for entry in dir.flatten() {
+        let file_name = entry.file_name();
+        let Some(t) = file_name.to_str().and_then(parse_temp_name) else {
+            continue;
+        };
+        if name.is_some_and(|n| n != t.segment) {
+            continue;
+        }
+        let path = shm_path(&t.file_name);
+        let Ok(info) = sys::lstat(&path) else {
+            continue;
+        };
+        if !info.is_regular || info.uid != euid || sys::pid_alive(t.pid) {
+            continue;
+        }
+        match sys::unlink(&path) {
+            Ok(()) => removed.push(t),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(io_err(label, format!("unlink {SHM_DIR}/{}", t.file_name), e)),
+        }
+    }
+    Ok(removed)
+}
+
+/// The steps of `docs/FORMAT.md` §3 "Create" at which a test can make the creator die.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CrashPoint {
+    /// Step 1 done: the temporary file exists (mode set), empty.
+    AfterTempOpen = 1,
+    /// Step 2: sized (all zeros), not yet mapped.
+    AfterTruncate = 2,
+    /// Step 3: header written, state 0 (initialising).
+    AfterHeader = 3,
+    /// Step 4: every primitive initialised and the init closure run; state still 0.
+    AfterInit = 4,
+    /// Step 5: state 1 (ready) stored; not yet linked to the final name.
+    BeforeLink = 5,
+    /// Step 6: linked to the final name; the temporary name not yet removed.
+    AfterLink = 6,
+}
+
+/// Test-only fault injection for the start-up protocol: `crash_hook::crash_at(Some(p))` makes
+/// this process `SIGKILL` itself when a creation reaches `p`. Never set outside tests; costs one
+/// relaxed atomic load per step of a creation (which makes several system calls anyway).
+#[doc(hidden)]
+pub mod crash_hook {
+    use super::CrashPoint;
+    use core::sync::atomic::{AtomicU8, Ordering};
+
+    static AT: AtomicU8 = AtomicU8::new(0);
+
+    /// Arms (or, with `None`, disarms) the crash point for this process.
+    pub fn crash_at(point: Option<CrashPoint>) {
+        AT.store(point.map_or(0, |p| p as u8), Ordering::Relaxed);
+    }
+
+    /// Called by `create_segment` at each step.
+    #[inline]
+    pub(super) fn reached(point: CrashPoint) {
+        if AT.load(Ordering::Relaxed) == point as u8 {
+            crate::sys::die_now();
+        }
     }
 }
 
@@ -435,6 +615,7 @@ pub struct SegmentOptions<'a, T: SharedLayout> {
     mode: u32,
     open_timeout: Duration,
     unlink_on_drop: bool,
+    allow_foreign_owner: bool,
     #[allow(clippy::type_complexity)]
     init: Option<Box<dyn FnOnce(&mut T) + 'a>>,
 }
@@ -445,6 +626,7 @@ impl<T: SharedLayout> core::fmt::Debug for SegmentOptions<'_, T> {
             .field("mode", &format_args!("{:#o}", self.mode))
             .field("open_timeout", &self.open_timeout)
             .field("unlink_on_drop", &self.unlink_on_drop)
+            .field("allow_foreign_owner", &self.allow_foreign_owner)
             .field("init", &self.init.is_some())
             .finish()
     }
@@ -456,17 +638,39 @@ impl<T: SharedLayout> Default for SegmentOptions<'_, T> {
             mode: DEFAULT_MODE,
             open_timeout: DEFAULT_OPEN_TIMEOUT,
             unlink_on_drop: false,
+            allow_foreign_owner: false,
             init: None,
         }
     }
 }
 
 impl<'a, T: SharedLayout> SegmentOptions<'a, T> {
-    /// Permission bits of a new segment file (default `0o600`), applied with `fchmod` so the
-    /// umask does not change them. Only the `0o777` bits are used.
+    /// Permission bits of a new segment file (default `0o600`, private to its owner), applied
+    /// with `fchmod` so the umask does not change them. Only the `0o777` bits are used.
+    ///
+    /// It is also the most an *opened* file may grant: `open` (and `open_or_create` finding an
+    /// existing segment) refuses a file with any permission bit outside `mode`
+    /// ([`Error::TooPermissive`]), so by default a group- or world-accessible segment is
+    /// refused. Processes sharing a segment across users agree on a mode, e.g. `0o660`.
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = mode & 0o777;
         self
+    }
+
+    /// Accept a segment file owned by another user (default: no, [`Error::ForeignOwner`]).
+    /// The owner of a file can rewrite it and change its mode at any time, so only accept one
+    /// from a user you trust as much as yourself (`docs/SECURITY.md`).
+    pub fn allow_foreign_owner(mut self, yes: bool) -> Self {
+        self.allow_foreign_owner = yes;
+        self
+    }
+
+    fn checks(&self) -> OpenChecks {
+        OpenChecks {
+            timeout: self.open_timeout,
+            allowed_mode: self.mode,
+            allow_foreign_owner: self.allow_foreign_owner,
+        }
     }
 
     /// How long `open` waits for a segment whose creator is still initialising it (default
@@ -505,21 +709,35 @@ impl<'a, T: SharedLayout> SegmentOptions<'a, T> {
     /// Opens an existing segment, checking its layout against `T`.
     pub fn open(self, name: &str) -> Result<Segment<T>> {
         validate_name(name)?;
-        let seg = open_segment::<T>(name, self.open_timeout)?;
+        let seg = open_segment::<T>(name, &self.checks())?;
         Ok(seg.with_unlink_on_drop(self.unlink_on_drop))
     }
 
     /// Opens the segment, or creates it if it does not exist. Of several processes racing,
     /// exactly one creates it ([`Segment::is_creator`]) and the others open it.
+    ///
+    /// A segment found under the name still "initialising" whose creator is dead (something
+    /// shmgen's link-when-ready creation never leaves there, but a crafted file or another
+    /// implementation might) is replaced: it is unlinked and a new one created, but only if,
+    /// under an exclusive `flock` on that file, its state is still 0, its creator pid is still
+    /// dead and the name still refers to that very file (`docs/FORMAT.md` §3).
     pub fn open_or_create(mut self, name: &str) -> Result<Segment<T>> {
         validate_name(name)?;
+        let checks = self.checks();
         let mut init = self.init.take();
         let had_init = init.is_some();
         let mut last = None;
         for _ in 0..16 {
-            match open_segment::<T>(name, self.open_timeout) {
+            match open_segment::<T>(name, &checks) {
                 Ok(seg) => return Ok(seg.with_unlink_on_drop(self.unlink_on_drop)),
                 Err(e @ Error::NotFound { .. }) => last = Some(e),
+                Err(e @ Error::CreatorDied { .. }) => {
+                    // Removed if still provably dead; either way go round: `open` reports what
+                    // is under the name now, or `create` makes a new segment.
+                    remove_dead_half_initialised(name, &checks)?;
+                    last = Some(e);
+                    continue;
+                }
                 Err(e) => return Err(e),
             }
             if had_init && init.is_none() {
@@ -586,6 +804,8 @@ impl<'a, T: SharedLayout> SegmentOptions<'a, T> {
 /// ```
 pub struct Segment<T: SharedLayout> {
     map: Mapping,
+    /// The open file, kept for [`Segment::check_size`].
+    fd: OwnedFd,
     name: String,
     creator: bool,
     payload_offset: usize,
@@ -662,6 +882,27 @@ impl<T: SharedLayout> Segment<T> {
     /// The size of the mapping (the file size when it was mapped).
     pub fn mapped_len(&self) -> usize {
         self.map.len()
+    }
+
+    /// Checks that the file is still at least as large as the mapping.
+    ///
+    /// A process allowed to write the file can `ftruncate` it smaller while others have it
+    /// mapped; touching the vanished pages then raises `SIGBUS`, which no check can prevent
+    /// (`docs/SECURITY.md`). Long-lived processes (monitors, tools) can call this before
+    /// working on a segment, to turn most such accidents into an [`Error::Truncated`] instead;
+    /// a shrink after the check still raises `SIGBUS`.
+    pub fn check_size(&self) -> Result<()> {
+        let info = sys::fstat(&self.fd)
+            .map_err(|e| io_err(&self.name, format!("fstat {SHM_DIR}/{}", self.name), e))?;
+        if info.size < self.map.len() as u64 {
+            return Err(Error::Truncated {
+                name: self.name.clone(),
+                file_size: info.size,
+                needed: self.map.len() as u64,
+                what: "the mapping: the file was shrunk after it was mapped",
+            });
+        }
+        Ok(())
     }
 
     /// Removes the segment's name from `/dev/shm`, so later `open`s fail and a new segment may
@@ -813,6 +1054,7 @@ fn create_segment<T: SharedLayout>(
     };
     let temp_display = || temp.0.to_string_lossy().into_owned();
     sys::fchmod(&fd, mode).map_err(|e| io_err(name, format!("fchmod {}", temp_display()), e))?;
+    crash_hook::reached(CrashPoint::AfterTempOpen);
 
     // 2. Size (all zeros) and map.
     sys::ftruncate(&fd, total as u64).map_err(|e| {
@@ -822,6 +1064,7 @@ fn create_segment<T: SharedLayout>(
             e,
         )
     })?;
+    crash_hook::reached(CrashPoint::AfterTruncate);
     let map = Mapping::map(&fd, total).map_err(|e| io_err(name, "mmap", e))?;
     let info = sys::fstat(&fd).map_err(|e| io_err(name, "fstat", e))?;
 
@@ -851,6 +1094,7 @@ fn create_segment<T: SharedLayout>(
             detail: "the header does not fit the mapping".into(),
         });
     }
+    crash_hook::reached(CrashPoint::AfterHeader);
 
     // 4. Every primitive, in place.
     let walker = Initialiser {
@@ -867,6 +1111,7 @@ fn create_segment<T: SharedLayout>(
 
     let mut seg = Segment {
         map,
+        fd,
         name: name.to_owned(),
         creator: true,
         payload_offset,
@@ -885,6 +1130,7 @@ fn create_segment<T: SharedLayout>(
         let t = unsafe { &mut *seg.map.ptr().add(payload_offset).cast::<T>() };
         f(t);
     }
+    crash_hook::reached(CrashPoint::AfterInit);
 
     // 5. Ready, with release ordering: everything above happens-before any acquire load of 1.
     seg.map
@@ -894,11 +1140,12 @@ fn create_segment<T: SharedLayout>(
             detail: "the header does not fit the mapping".into(),
         })?
         .store(abi::STATE_READY, Ordering::Release);
+    crash_hook::reached(CrashPoint::BeforeLink);
 
     // 6. Publish under the final name.
     let final_path = shm_path(name);
     match sys::link(&temp.0, &final_path) {
-        Ok(()) => {}
+        Ok(()) => crash_hook::reached(CrashPoint::AfterLink),
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
             seg.creator = false;
             return Err(Error::AlreadyExists {
@@ -917,19 +1164,57 @@ fn create_segment<T: SharedLayout>(
     Ok(seg)
 }
 
-/// FORMAT.md §3 "Open".
-fn open_segment<T: SharedLayout>(name: &str, timeout: Duration) -> Result<Segment<T>> {
-    let (payload_offset, _) = check_type::<T>()?;
-    let path = shm_path(name);
-    let fd =
-        sys::open(&path, libc::O_RDWR | libc::O_NONBLOCK, 0).map_err(|e| open_error(name, e))?;
-    let info = sys::fstat(&fd).map_err(|e| io_err(name, format!("fstat {SHM_DIR}/{name}"), e))?;
+/// How `open` opens an existing file: read-write; `O_NONBLOCK` so that a FIFO planted under the
+/// name cannot block; `O_NOCTTY` so that a terminal device cannot become our controlling
+/// terminal (`sys::open` adds `O_NOFOLLOW | O_CLOEXEC`).
+const OPEN_FLAGS: libc::c_int = libc::O_RDWR | libc::O_NONBLOCK | libc::O_NOCTTY;
+
+/// What `open` demands of an existing file beyond the format: how long to wait for "ready",
+/// which permission bits it may have, and whether another user may own it.
+struct OpenChecks {
+    timeout: Duration,
+    allowed_mode: u32,
+    allow_foreign_owner: bool,
+}
+
+/// The checks on the open file itself, before a byte of it is read: a regular file, owned by
+/// us (unless allowed), granting no permission beyond `allowed_mode`.
+fn check_file(name: &str, info: &sys::FileInfo, checks: &OpenChecks) -> Result<()> {
     if !info.is_regular {
         return Err(Error::NotRegularFile {
             name: name.to_owned(),
             what: info.kind,
         });
     }
+    let euid = sys::geteuid();
+    if info.uid != euid && !checks.allow_foreign_owner {
+        return Err(Error::ForeignOwner {
+            name: name.to_owned(),
+            owner: info.uid,
+            expected: euid,
+        });
+    }
+    let extra = info.mode & !checks.allowed_mode;
+    if extra != 0 {
+        return Err(Error::TooPermissive {
+            name: name.to_owned(),
+            mode: info.mode,
+            allowed: checks.allowed_mode,
+            extra,
+        });
+    }
+    Ok(())
+}
+
+/// FORMAT.md §3 "Open".
+fn open_segment<T: SharedLayout>(name: &str, checks: &OpenChecks) -> Result<Segment<T>> {
+    let (payload_offset, _) = check_type::<T>()?;
+    let timeout = checks.timeout;
+    let path = shm_path(name);
+    let fd =
+        sys::open(&path, OPEN_FLAGS, 0).map_err(|e| open_error(name, e))?;
+    let info = sys::fstat(&fd).map_err(|e| io_err(name, format!("fstat {SHM_DIR}/{name}"), e))?;
+    check_file(name, &info, checks)?;
     let header_size = abi::HEADER_SIZE as u64;
     if info.size < header_size {
         return Err(Error::Truncated {
@@ -944,7 +1229,6 @@ fn open_segment<T: SharedLayout>(name: &str, timeout: Duration) -> Result<Segmen
         detail: format!("file size {} does not fit the address space", info.size),
     })?;
     let map = Mapping::map(&fd, len).map_err(|e| io_err(name, "mmap", e))?;
-    drop(fd);
 
     // The header lies within the first 128 bytes, which the file has (checked above).
     let corrupt = || Error::CorruptHeader {
@@ -1020,6 +1304,15 @@ fn open_segment<T: SharedLayout>(name: &str, timeout: Duration) -> Result<Segmen
 
     // Sizes against the real file.
     let payload_end = found.payload_offset.saturating_add(found.payload_size);
+    if found.total_size < payload_end {
+        return Err(Error::CorruptHeader {
+            name: name.to_owned(),
+            detail: format!(
+                "total_size {} is smaller than the payload's end {payload_end}",
+                found.total_size
+            ),
+        });
+    }
     if payload_end > info.size {
         return Err(Error::Truncated {
             name: name.to_owned(),
@@ -1039,6 +1332,7 @@ fn open_segment<T: SharedLayout>(name: &str, timeout: Duration) -> Result<Segmen
 
     Ok(Segment {
         map,
+        fd,
         name: name.to_owned(),
         creator: false,
         payload_offset,

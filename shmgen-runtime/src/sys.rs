@@ -41,6 +41,10 @@ pub(crate) struct FileInfo {
     pub kind: &'static str,
     /// `(st_dev, st_ino)`: which file this is.
     pub id: (u64, u64),
+    /// `st_uid`: the file's owner.
+    pub uid: u32,
+    /// `st_mode & 0o7777`: the permission bits (with setuid, setgid and sticky).
+    pub mode: u32,
 }
 
 fn file_info(st: &libc::stat) -> FileInfo {
@@ -60,6 +64,8 @@ fn file_info(st: &libc::stat) -> FileInfo {
         is_regular: fmt == libc::S_IFREG,
         kind,
         id: (st.st_dev, st.st_ino),
+        uid: st.st_uid,
+        mode: st.st_mode & 0o7777,
     }
 }
 
@@ -134,6 +140,69 @@ pub(crate) fn getpid() -> u32 {
     // SAFETY: `getpid` has no preconditions and cannot fail.
     let pid = unsafe { libc::getpid() };
     pid as u32
+}
+
+/// This process's effective user id (the owner of the files it creates).
+pub(crate) fn geteuid() -> u32 {
+    // SAFETY: `geteuid` has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// `flock(fd, LOCK_EX | LOCK_NB)`: `Ok(true)` when locked, `Ok(false)` when another open file
+/// description holds a conflicting lock. Released by [`flock_unlock`] or when `fd` is closed.
+pub(crate) fn flock_try_exclusive(fd: &OwnedFd) -> io::Result<bool> {
+    // SAFETY: plain system call on an open descriptor; no memory is passed.
+    if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let e = last_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
+/// `flock(fd, LOCK_UN)`.
+pub(crate) fn flock_unlock(fd: &OwnedFd) {
+    // SAFETY: plain system call on an open descriptor; no memory is passed.
+    unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_UN) };
+}
+
+/// `pread(fd, buf, offset)` until `buf` is full or the file ends; the number of bytes read.
+pub(crate) fn pread_full(fd: &OwnedFd, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        let at = offset
+            .checked_add(done as u64)
+            .and_then(|o| libc::off_t::try_from(o).ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "offset too large"))?;
+        let rest = &mut buf[done..];
+        // SAFETY: `rest` is writable memory of `rest.len()` bytes that outlives the call;
+        // `fd` is an open descriptor.
+        let r = unsafe { libc::pread(fd.as_raw_fd(), rest.as_mut_ptr().cast(), rest.len(), at) };
+        if r < 0 {
+            let e = last_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if r == 0 {
+            break;
+        }
+        done += r as usize;
+    }
+    Ok(done)
+}
+
+/// Ends this process at once with `SIGKILL`, as a crash would: no destructors, no `atexit`
+/// handlers, no cleanup of temporary files. Only the start-up crash test hook uses it.
+pub(crate) fn die_now() -> ! {
+    // SAFETY: sending SIGKILL to our own pid has no memory-safety preconditions.
+    unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    // SAFETY: `_exit` has no preconditions; reached only if the signal was somehow not fatal.
+    unsafe { libc::_exit(137) }
 }
 
 /// Whether a process with this pid exists (`kill(pid, 0)`: success or `EPERM` mean it does).
@@ -544,4 +613,43 @@ mod tests {
         // A mismatching value returns at once.
         assert_eq!(futex_wait(&w, 1, None), FutexWait::Retry);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Thread ids (used by `Ring` to name the claimer of a slot)
+// ---------------------------------------------------------------------------------------------
+
+/// This thread's kernel thread id (`gettid`; equal to the pid in a single-threaded process).
+/// `kill(tid, 0)` ([`pid_alive`]) tells whether that thread still exists.
+pub(crate) fn gettid() -> u32 {
+    // SAFETY: `gettid` takes no arguments, has no preconditions and cannot fail.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+    tid as u32
+}
+
+/// Registers `child` to run in the child process after every `fork()` (`pthread_atfork` with
+/// only a child handler). `false` if glibc refused (out of memory).
+pub(crate) fn atfork_child(child: unsafe extern "C" fn()) -> bool {
+    // SAFETY: `child` is a plain `extern "C"` function with no arguments (what pthread_atfork
+    // expects) that lives for the whole program; the other two handlers are absent.
+    unsafe { libc::pthread_atfork(None, None, Some(child)) == 0 }
+}
+
+/// Whether thread (or process) `tid` has finished: no such id (`kill(tid, 0)` fails with
+/// `ESRCH`), or it is a zombie waiting to be reaped (`/proc/<tid>/stat` state `Z` or `X`;
+/// `kill` still succeeds on a zombie, whose parent may be the very process asking).
+pub(crate) fn thread_gone(tid: u32) -> bool {
+    if !pid_alive(tid) {
+        return true;
+    }
+    let Ok(stat) = std::fs::read(format!("/proc/{tid}/stat")) else {
+        // No /proc entry although kill() found it: another pid namespace's /proc or no /proc
+        // mounted; report alive (never repair on a guess).
+        return false;
+    };
+    // "tid (comm) S ...": comm may contain anything, so look after the last ')'.
+    let Some(close) = stat.iter().rposition(|&c| c == b')') else {
+        return false;
+    };
+    matches!(stat.get(close + 2), Some(b'Z' | b'X'))
 }

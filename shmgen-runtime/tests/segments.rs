@@ -293,6 +293,8 @@ fn truncated_files_are_refused_before_touching_memory() {
 fn wrong_magic_and_header_version_are_refused() {
     let name = TestName::new("magic");
     std::fs::write(name.path(), vec![b'x'; 4096]).unwrap();
+    // Private, as `open` demands by default (`std::fs::write` gives 0644 under umask 022).
+    std::fs::set_permissions(name.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
     let e = Segment::<Everything>::open(&name).unwrap_err();
     assert!(matches!(e, Error::BadMagic { .. }), "{e:?}");
     assert!(e.to_string().contains("is not a shmgen segment"), "{e}");
@@ -327,6 +329,9 @@ fn craft_half_initialised(name: &TestName, pid: u32) {
     h[header::CREATOR_PID..header::CREATOR_PID + 4].copy_from_slice(&pid.to_ne_bytes());
     f.write_all(&h).unwrap();
     f.seek(SeekFrom::Start(0)).unwrap();
+    // Private, as `open` demands by default (`File::create` gives 0644 under umask 022).
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .unwrap();
 }
 
 fn dead_pid() -> u32 {
