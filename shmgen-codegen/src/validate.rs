@@ -824,19 +824,15 @@ fn order(structs: &[CStruct], sink: &mut Sink) -> Option<Vec<usize>> {
 /// depth and the expanded size of the type table stay bounded.
 fn check_contents(structs: &[CStruct], order: &[usize], sink: &mut Sink) {
     let n = structs.len();
-    // Per struct: the first field that is not plain data (path), whether an `align` field is
-    // inside, nesting depth, expanded field count.
+    // Per struct: the first field that is not plain data (path), nesting depth, expanded field
+    // count.
     let mut impure: Vec<Option<String>> = vec![None; n];
-    let mut aligned: Vec<bool> = vec![false; n];
     let mut depth = vec![1usize; n];
     let mut expanded = vec![0u64; n];
     for &i in order {
         let s = &structs[i];
         let mut e = s.fields.len() as u64;
         for f in &s.fields {
-            if f.align.is_some() {
-                aligned[i] = true;
-            }
             if impure[i].is_none() && !matches!(f.kind, CKind::Plain(_)) {
                 impure[i] = Some(format!(
                     "{}.{} ({})",
@@ -848,28 +844,22 @@ fn check_contents(structs: &[CStruct], order: &[usize], sink: &mut Sink) {
             if let Some(j) = refs(&f.kind) {
                 depth[i] = depth[i].max(depth[j] + 1);
                 e = e.saturating_add(expanded[j]);
-                aligned[i] |= aligned[j];
                 if impure[i].is_none() && matches!(f.kind, CKind::Plain(_)) {
                     impure[i] = impure[j].clone();
                 }
             }
             let value = match &f.kind {
-                CKind::Mutex(t) | CKind::RMutex(t) => Some((t, "a locked value", false)),
-                CKind::SeqLock(t) => Some((t, "a seqlock value", true)),
-                CKind::Ring { item, .. } => Some((item, "a ring item", true)),
+                CKind::Mutex(t) | CKind::RMutex(t) => Some((t, "a locked value")),
+                CKind::SeqLock(t) => Some((t, "a seqlock value")),
+                CKind::Ring { item, .. } => Some((item, "a ring item")),
                 _ => None,
             };
-            if let Some((t, what, copied)) = value {
+            if let Some((t, what)) = value {
                 if let VElem::Struct(j) = t.elem {
                     if let Some(inner) = &impure[j] {
                         sink.push(
                             Problem::new(t.span.clone(), format!("{what} must be plain data, but `{}` holds {inner}", structs[j].name.value))
                                 .help("locks, atomics, semaphores, events and rings cannot be nested inside a locked value or a ring item: move them next to it"),
-                        );
-                    } else if copied && aligned[j] {
-                        sink.push(
-                            Problem::new(t.span.clone(), format!("{what} cannot contain `align` fields (`{}` has one)", structs[j].name.value))
-                                .help("seqlock values and ring items are copied as a whole; shmgen_runtime's alignment wrappers are not `Copy` yet"),
                         );
                     }
                 }

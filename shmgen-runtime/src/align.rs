@@ -11,7 +11,7 @@ macro_rules! aligned {
     ($($(#[$doc:meta])* $name:ident = $n:literal;)*) => {$(
         $(#[$doc])*
         #[repr(C, align($n))]
-        #[derive(Default, Debug)]
+        #[derive(Default, Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub struct $name<T>(pub T);
 
         impl<T> core::ops::Deref for $name<T> {

@@ -272,7 +272,7 @@ const MAX_DEFAULT_ARRAY: usize = 32;
 
 /// What the runtime's types implement: scalars, `Str<N>` and `Bytes<N>` are `Copy`, `Debug`,
 /// `Default` and `PartialEq`; arrays are `Default` only up to 32 elements per dimension;
-/// alignment wrappers are `Debug` and `Default`; shared types (locks, atomics, ...) none of them.
+/// alignment wrappers pass their content's traits through; shared types (locks, atomics, ...) none of them.
 fn field_caps(f: &FieldLayout<'_>, known: &HashMap<&str, Caps>) -> Caps {
     let Kind::Plain(t) = f.kind else {
         return NO_CAPS;
@@ -284,15 +284,7 @@ fn field_caps(f: &FieldLayout<'_>, known: &HashMap<&str, Caps>) -> Caps {
     if t.dims().iter().any(|&d| d > MAX_DEFAULT_ARRAY) {
         inner.default = false;
     }
-    if is_aligned(f) {
-        Caps {
-            copy: false,
-            eq: false,
-            ..inner
-        }
-    } else {
-        inner
-    }
+    inner
 }
 
 fn struct_caps(s: &StructLayout<'_>, known: &HashMap<&str, Caps>) -> Caps {
