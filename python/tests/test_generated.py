@@ -94,3 +94,33 @@ def test_page_aligned_root(seg_name: str) -> None:
     with seg.lock.lock() as v:
         v.value = 3
     assert align.Hot.open(seg_name).a.load() == 1
+
+
+def test_colliding_names(seg_name: str) -> None:
+    """Structs named `ctypes`/`shmgen`, fields named like ctypes' and shmgen's own methods and
+    like segment attributes: the module imports and every field works."""
+    import collide
+
+    assert collide.Clash.create.__class__.__name__ == "CField"  # the field shadows the method
+    seg = shmgen.create(collide.Clash, seg_name)
+    S = shmgen.Segment
+    seg.name = "n"
+    assert seg.name == "n" and S.name.fget(seg) == seg_name
+    assert seg.close.add(2) == 0 and seg.close.load() == 2  # the atomic field `close`
+    with seg.root.lock() as r:  # the mutex field `root` (a struct named `ctypes`)
+        r.from_buffer = 7
+        r.from_address = 1
+    seg.from_buffer = 99
+    assert seg.from_buffer == 99
+    seg.header.set()
+    assert seg.header.is_set()
+    seg.path.open = 5
+    seg.is_creator[1].from_buffer = 3
+    other = shmgen.open(collide.Clash, seg_name)
+    with other.root.lock() as r:
+        assert (r.from_buffer, r.from_address) == (7, 1)
+    assert other.path.open == 5 and other.is_creator[1].from_buffer == 3
+    assert S.header.fget(other).root_name == "Clash"
+    S.close(other)
+    S.close(seg)
+    assert S.closed.fget(seg)

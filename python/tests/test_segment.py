@@ -462,3 +462,70 @@ def test_close_while_holding_a_lock_keeps_the_mapping(seg_name: str) -> None:
     seg.close()
     assert len(S._PARKED) == n + 1
     g.release()
+
+
+def test_too_permissive_file_refused(seg_name: str) -> None:
+    Fixture.create(seg_name, mode=0o644).close()
+    with pytest.raises(shmgen.TooPermissive, match="has mode 0o644, which grants 0o044 beyond the allowed 0o600") as e:
+        Fixture.open(seg_name)
+    assert (e.value.mode, e.value.allowed, e.value.extra) == (0o644, 0o600, 0o044)
+    Fixture.open(seg_name, mode=0o644).close()
+    assert not Fixture.open_or_create(seg_name, mode=0o664).is_creator
+
+
+def test_shared_mode_pickles_with_its_mode(seg_name: str) -> None:
+    seg = Fixture.create(seg_name, mode=0o660)
+    again = pickle.loads(pickle.dumps(seg))  # reopened with mode 0o660 accepted
+    assert again.name == seg_name
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown a file to another user")
+def test_foreign_owner_refused(seg_name: str) -> None:
+    Fixture.create(seg_name).close()
+    os.chown(path(seg_name), 54321, -1)
+    with pytest.raises(shmgen.ForeignOwner, match="owned by uid 54321, not by this process's effective uid 0"):
+        Fixture.open(seg_name)
+    Fixture.open(seg_name, allow_foreign_owner=True).close()
+
+
+def test_fifo_refused_without_blocking(seg_name: str) -> None:
+    os.mkfifo(path(seg_name), 0o600)
+    t = time.monotonic()
+    with pytest.raises(shmgen.NotRegularFile, match="FIFO"):
+        Fixture.open(seg_name)
+    assert time.monotonic() - t < 5
+
+
+def test_socket_refused(seg_name: str) -> None:
+    import socket
+
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.bind(path(seg_name))
+        os.chmod(path(seg_name), 0o600)
+        with pytest.raises(shmgen.NotRegularFile, match="socket"):
+            Fixture.open(seg_name)
+    finally:
+        s.close()
+
+
+def test_total_size_smaller_than_payload_is_corrupt(seg_name: str) -> None:
+    write_file(seg_name, bytes(good_header(total=200)) + b"\x00" * 16384)
+    with pytest.raises(shmgen.CorruptHeader, match="total_size 200 is less than"):
+        Fixture.open(seg_name)
+
+
+def test_open_or_create_replaces_a_dead_creators_leftover(seg_name: str) -> None:
+    dead = int(run_python("import os; print(os.getpid())").stdout)
+    write_file(seg_name, bytes(good_header(state=0, pid=dead)) + b"\x00" * 8192)
+    with pytest.raises(shmgen.CreatorDied):
+        Fixture.open(seg_name)
+    seg = Fixture.open_or_create(seg_name)
+    assert seg.is_creator and seg.header.state == 1
+
+
+def test_open_or_create_leaves_a_live_creators_file_alone(seg_name: str) -> None:
+    write_file(seg_name, bytes(good_header(state=0, pid=os.getpid())) + b"\x00" * 8192)
+    with pytest.raises(shmgen.OpenTimeout):
+        Fixture.open_or_create(seg_name, timeout=0.2)
+    assert os.path.exists(path(seg_name))

@@ -47,6 +47,8 @@ mod validate;
 
 pub mod emit;
 pub mod layout;
+pub mod lint;
+pub mod svg;
 
 pub use builder::{compile, stale_outputs, write_outputs, Builder, Written};
 pub use emit::{Lang, LayoutSet, Options, Output};

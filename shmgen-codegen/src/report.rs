@@ -23,7 +23,8 @@ pub(crate) fn type_name(t: &Ty<'_>) -> String {
     s
 }
 
-fn field_type(f: &FieldLayout<'_>) -> String {
+/// A field's type column: its value type, `initial = K`, `T x N`, plus `(align = N)`.
+pub(crate) fn field_type(f: &FieldLayout<'_>) -> String {
     let base = match &f.kind {
         Kind::Plain(t) | Kind::Mutex(t) | Kind::RMutex(t) | Kind::SeqLock(t) => type_name(t),
         Kind::Atomic(p) => p.name().to_owned(),

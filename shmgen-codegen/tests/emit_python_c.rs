@@ -345,15 +345,16 @@ for name in mod.__all__:
 # A segment of the root: create (initialises every primitive), reopen, check, remove.
 root = getattr(mod, mod.ROOT)
 seg_name = "shmgen-emit-test-%s-%d" % (mod.SCHEMA, os.getpid())
-seg = root.create(seg_name)
+seg = shmgen.create(root, seg_name)  # (root.create may be shadowed by a field)
+S = shmgen.Segment  # (and segment attributes by root fields)
 try:
-    again = root.open(seg_name)
-    assert again.header.fingerprint == mod.FINGERPRINT
-    assert again.layout_id() == seg.layout_id()
-    again.close()
+    again = shmgen.open(root, seg_name)
+    assert S.header.fget(again).fingerprint == mod.FINGERPRINT
+    assert S.layout_id(again) == S.layout_id(seg)
+    S.close(again)
 finally:
-    seg.unlink()
-    seg.close()
+    S.unlink(seg)
+    S.close(seg)
 print("OK")
 "#;
 
@@ -631,7 +632,8 @@ mod xlang {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Waits for a child to print `word` on a line of its stdout.
+    /// Waits for a child to print `word` at the end of a line of its stdout (libtest may print
+    /// `test name ... ` before a child test's own output).
     fn wait_for(child: &mut Child, word: &str) {
         let out = child.stdout.as_mut().expect("piped stdout");
         let mut line = String::new();
@@ -640,7 +642,7 @@ mod xlang {
             line.clear();
             let n = r.read_line(&mut line).unwrap();
             assert!(n > 0, "the child exited before saying {word:?}");
-            if line.trim() == word {
+            if line.trim_end().ends_with(word) {
                 return;
             }
         }
@@ -649,7 +651,12 @@ mod xlang {
     /// This test binary again, as a child with a role (see `xlang_child`).
     fn rust_child(role: &str, name: &str) -> Child {
         Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "xlang::xlang_child", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "xlang::xlang_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("SHMGEN_XLANG_ROLE", role)
             .env("SHMGEN_XLANG_NAME", name)
             .stdout(Stdio::piped())
@@ -687,8 +694,8 @@ mod xlang {
 
     #[test]
     fn derived_twin_has_the_schema_fingerprint() {
-        let schema = shmgen_codegen::parse_file(repo().join("python/tests/schemas/counter.toml"))
-            .unwrap();
+        let schema =
+            shmgen_codegen::parse_file(repo().join("python/tests/schemas/counter.toml")).unwrap();
         assert_eq!(schema.fingerprint(), Counter::FINGERPRINT);
         let out = run_python("import counter; print(hex(counter.FINGERPRINT))", &[]);
         assert_eq!(out.trim(), format!("{:#x}", Counter::FINGERPRINT));
@@ -744,7 +751,10 @@ mod xlang {
             g.value.value = 999\n\
             print('locked', flush=True)\n\
             time.sleep(120)\n";
-        let mut kid = python(code, &[&name.0]).stdout(Stdio::piped()).spawn().unwrap();
+        let mut kid = python(code, &[&name.0])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
         wait_for(&mut kid, "locked");
         kid.kill().unwrap(); // SIGKILL
         kid.wait().unwrap();
@@ -815,10 +825,14 @@ mod xlang {
              except shmgen.LayoutMismatch as e:\n    print(e)\n",
             &[&name.0],
         );
-        let fp_v2 = shmgen_codegen::parse_file(repo().join("python/tests/schemas/pyfixture_v2.toml"))
-            .unwrap()
-            .fingerprint();
-        assert!(out.contains(&format!("{:#018x}", Counter::FINGERPRINT)), "{out}");
+        let fp_v2 =
+            shmgen_codegen::parse_file(repo().join("python/tests/schemas/pyfixture_v2.toml"))
+                .unwrap()
+                .fingerprint();
+        assert!(
+            out.contains(&format!("{:#018x}", Counter::FINGERPRINT)),
+            "{out}"
+        );
         assert!(out.contains(&format!("{fp_v2:#018x}")), "{out}");
     }
 

@@ -18,6 +18,8 @@ __all__ = [
     "SegmentNotFound",
     "SegmentExists",
     "NotRegularFile",
+    "ForeignOwner",
+    "TooPermissive",
     "BadMagic",
     "UnsupportedHeaderVersion",
     "Truncated",
@@ -51,6 +53,38 @@ class SegmentExists(ShmgenError, FileExistsError):
 
 class NotRegularFile(ShmgenError):
     """``/dev/shm/NAME`` is a symbolic link, a directory or another non-regular file."""
+
+
+class ForeignOwner(ShmgenError, PermissionError):
+    """The segment file belongs to another user, who can rewrite its bytes and permissions at
+    will. Refused unless the opener passes ``allow_foreign_owner=True``."""
+
+    def __init__(self, name: str, owner: int, expected: int) -> None:
+        super().__init__(
+            "segment %r: /dev/shm/%s is owned by uid %d, not by this process's effective uid %d; "
+            "refusing a segment another user controls (allow_foreign_owner=True accepts it)"
+            % (name, name, owner, expected)
+        )
+        self.name = name
+        self.owner = owner
+        self.expected = expected
+
+
+class TooPermissive(ShmgenError, PermissionError):
+    """The segment file grants permission bits beyond the opener's ``mode`` (default
+    ``0o600``), e.g. a group- or world-writable file anyone could scribble on."""
+
+    def __init__(self, name: str, mode: int, allowed: int) -> None:
+        extra = mode & ~allowed
+        super().__init__(
+            "segment %r: /dev/shm/%s has mode 0o%03o, which grants 0o%03o beyond the allowed "
+            "0o%03o; refusing a segment others may read or write (chmod it, or open with "
+            "mode=0o%03o to accept)" % (name, name, mode, extra, allowed, mode)
+        )
+        self.name = name
+        self.mode = mode
+        self.allowed = allowed
+        self.extra = extra
 
 
 class BadMagic(ShmgenError):

@@ -34,7 +34,7 @@ import os
 import queue
 import threading
 import time
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from . import _native as N
 from .errors import LayoutError, ShmgenError
@@ -58,8 +58,8 @@ BUSY_NAP = 0.010
 IDLE_NAP = 0.100
 #: Attempts before sleeping (each one re-reads the ring; Python attempts cost about a
 #: microsecond), then ``sched_yield`` rounds.
-SPIN_TRIES = 64
-YIELD_TRIES = 8
+SPIN_TRIES = 8
+YIELD_TRIES = 4
 
 _SC = N.SEQ_CST
 _STRONG = N.STRONG_ORDERING
@@ -77,17 +77,26 @@ class RingClosed(ShmgenError, ValueError):
 # ---------------------------------------------------------------------------------------------
 
 _tls = threading.local()
+_c_void_p = ctypes.c_void_p
 
 
-def _tid_word() -> int:
-    w = BUSY | threading.get_native_id()
-    _tls.w = w
-    return w
+def _new_state() -> Tuple[int, Any, Any, Any, Any]:
+    """A thread's ring state: ``(BUSY | tid, scratch, &scratch[1], &scratch[2], buffer)``.
+
+    The scratch words hold the expected and desired values of a compare-and-swap done with
+    libatomic's generic ``__atomic_compare_exchange(8, obj, &expected, &desired, ...)``: two
+    memoryview stores and pre-made pointers cost much less than new ctypes objects per call.
+    While an operation uses it, the state is taken out of thread-local storage, so a signal
+    handler that re-enters a ring operation on the same thread gets a fresh one."""
+    buf = (ctypes.c_uint64 * 4)()
+    a = ctypes.addressof(buf)
+    sv = memoryview(buf).cast("B").cast("Q")
+    return (BUSY | threading.get_native_id(), sv, _c_void_p(a + 8), _c_void_p(a + 16), buf)
 
 
 def _after_fork() -> None:
     global _tls
-    _tls = threading.local()
+    _tls = threading.local()  # new thread ids in the child
 
 
 os.register_at_fork(after_in_child=_after_fork)
@@ -122,6 +131,10 @@ def _delta30(w: int, p: int) -> int:
     """``busy position - p`` as a signed 30-bit number."""
     d = ((w >> 32) - p) & POS_MASK
     return d - (1 << POS_BITS) if d >= (1 << (POS_BITS - 1)) else d
+
+
+_gcas = N._libatomic["__atomic_compare_exchange"]  # (size, obj, expected*, desired*, succ, fail)
+_gcas.restype = ctypes.c_bool
 
 
 class _Lazy:
@@ -187,7 +200,9 @@ def bind(ring: Any) -> _Ops:
     U64 = ctypes.c_uint64
     byref = ctypes.byref
     cas = N.U64.raw_cas
+    gcas = _gcas
     fetch_add32 = N.U32.raw_fetch_add
+    xchg32 = N.U32.raw_exchange
     futex_wake = N.futex_wake
     futex_wait = N.futex_wait
     head_vp = c_void_p(addr)
@@ -270,10 +285,7 @@ def bind(ring: Any) -> _Ops:
 
     def push_once(x: Any) -> Any:
         """None when pushed; False when the ring is closed; a _Block when full."""
-        try:
-            bw = _tls.w
-        except AttributeError:
-            bw = _tid_word()
+        d = _tls.__dict__
         p = q[TAIL]  # a hint: every position below it is taken
         while True:
             i = p % n
@@ -283,13 +295,13 @@ def bind(ring: Any) -> _Ops:
             if s == f:
                 if not _STRONG:
                     fence(N.ACQUIRE)
-                if not cas(
-                    seq_vps[i],
-                    byref(U64(f)),
-                    U64(bw | ((p & POS_MASK) << 32)),
-                    _SC,
-                    _SC,
-                ):
+                st = d.pop("st", None) or _new_state()
+                sv = st[1]
+                sv[1] = f
+                sv[2] = w = st[0] | ((p & POS_MASK) << 32)
+                ok = gcas(8, seq_vps[i], st[2], st[3], _SC, _SC)
+                d["st"] = st
+                if not ok:
                     continue  # look at the same position again
                 try:
                     if q[TAIL] <= p:
@@ -304,7 +316,7 @@ def bind(ring: Any) -> _Ops:
                         fence(N.RELEASE)
                     q[si] = f + 1
                 except BaseException:
-                    give_up(si, i, bw | ((p & POS_MASK) << 32), p, TAIL)
+                    give_up(si, i, w, p, TAIL)
                     raise
                 return None
             if s & BUSY:
@@ -317,10 +329,7 @@ def bind(ring: Any) -> _Ops:
 
     def pop_once() -> Any:
         """The item, or a _Block when empty."""
-        try:
-            bw = _tls.w
-        except AttributeError:
-            bw = _tid_word()
+        d = _tls.__dict__
         p = q[HEAD]  # a hint: every position below it is taken
         while True:
             i = p % n
@@ -330,13 +339,13 @@ def bind(ring: Any) -> _Ops:
             if s == fu:
                 if not _STRONG:
                     fence(N.ACQUIRE)
-                if not cas(
-                    seq_vps[i],
-                    byref(U64(fu)),
-                    U64(bw | BUSY_POP | ((p & POS_MASK) << 32)),
-                    _SC,
-                    _SC,
-                ):
+                st = d.pop("st", None) or _new_state()
+                sv = st[1]
+                sv[1] = fu
+                sv[2] = w = st[0] | BUSY_POP | ((p & POS_MASK) << 32)
+                ok = gcas(8, seq_vps[i], st[2], st[3], _SC, _SC)
+                d["st"] = st
+                if not ok:
                     continue
                 try:
                     if q[HEAD] <= p:
@@ -346,7 +355,7 @@ def bind(ring: Any) -> _Ops:
                         fence(N.RELEASE)
                     q[si] = (p + n) * K
                 except BaseException:
-                    give_up(si, i, bw | BUSY_POP | ((p & POS_MASK) << 32), p, HEAD)  # item lost
+                    give_up(si, i, w, p, HEAD)  # the item is lost, as for a dead consumer
                     raise
                 return v
             if s & BUSY:
@@ -359,19 +368,24 @@ def bind(ring: Any) -> _Ops:
                 return _Block(i, s)
             p += 1  # p is taken: try the next position
 
-    def wake_consumers(k: int = 1) -> None:
-        # Dekker pairing with a consumer's "waiters += 1; re-check" (both SeqCst RMWs).
-        if fetch_add32(consumers_waiting_vp, 0, _SC):
+    # Waiter counts are "sleep registrations since the last wake-up": sleepers add 1 (and never
+    # take it back), wakers swap in 0 and wake that many.
+    def wake_consumers() -> None:
+        # Dekker pairing with a sleeping consumer's "waiters += 1; re-check" (both SeqCst RMWs).
+        c = xchg32(consumers_waiting_vp, 0, _SC)
+        if c:
             fetch_add32(not_empty_vp, 1, _SC)
-            futex_wake(not_empty, k)
+            futex_wake(not_empty, c)
 
-    def wake_producers(k: int = 1) -> None:
-        if fetch_add32(producers_waiting_vp, 0, _SC):
+    def wake_producers() -> None:
+        c = xchg32(producers_waiting_vp, 0, _SC)
+        if c:
             fetch_add32(not_full_vp, 1, _SC)
-            futex_wake(not_full, k)
+            futex_wake(not_full, c)
 
     def wake_all() -> None:
-        for a, vp in ((not_full, not_full_vp), (not_empty, not_empty_vp)):
+        for a, vp, wvp in ((not_full, not_full_vp, producers_waiting_vp), (not_empty, not_empty_vp, consumers_waiting_vp)):
+            xchg32(wvp, 0, _SC)
             fetch_add32(vp, 1, _SC)
             futex_wake(a, N.INT_MAX)
 
@@ -423,14 +437,11 @@ def bind(ring: Any) -> _Ops:
     def sleep_on(fut: int, fut_vp: Any, waiters_vp: Any, nap: float, recheck: Callable[[], Any]) -> Any:
         """Registers as a sleeper on futex ``fut``, re-checks, sleeps if the re-check found
         nothing (None); returns the re-check's result."""
-        fetch_add32(waiters_vp, 1, _SC)
-        try:
-            f = N.U32.raw_load(fut_vp, _SC)
-            r = recheck()
-            if r is None:
-                futex_wait(fut, f, nap)
-        finally:
-            fetch_add32(waiters_vp, -1, _SC)
+        fetch_add32(waiters_vp, 1, _SC)  # never taken back: the next waker clears it
+        f = N.U32.raw_load(fut_vp, _SC)
+        r = recheck()
+        if r is None:
+            futex_wait(fut, f, nap)
         return r
 
     def nap_for(deadline: Optional[float], busy: bool) -> Optional[float]:
@@ -530,10 +541,7 @@ def bind(ring: Any) -> _Ops:
         seconds, then ``queue.Full``; ``block=False``: ``queue.Full`` at once)."""
         x = encode(obj) if encode is not None else obj
         # The fast path: push_once inlined (one attempt), then the wake-up check.
-        try:
-            bw = _tls.w
-        except AttributeError:
-            bw = _tid_word()
+        d = _tls.__dict__
         p = q[TAIL]
         while True:
             i = p % n
@@ -543,8 +551,13 @@ def bind(ring: Any) -> _Ops:
             if s == f:
                 if not _STRONG:
                     fence(N.ACQUIRE)
-                w = bw | ((p & POS_MASK) << 32)
-                if not cas(seq_vps[i], byref(U64(f)), U64(w), _SC, _SC):
+                st = d.pop("st", None) or _new_state()
+                sv = st[1]
+                sv[1] = f
+                sv[2] = w = st[0] | ((p & POS_MASK) << 32)
+                ok = gcas(8, seq_vps[i], st[2], st[3], _SC, _SC)
+                d["st"] = st
+                if not ok:
                     continue
                 try:
                     if q[TAIL] <= p:
@@ -564,9 +577,10 @@ def bind(ring: Any) -> _Ops:
                     give_up(si, i, w, p, TAIL)
                     raise RingClosed("put() on a closed ring")
                 # Dekker pairing with a sleeping consumer's "waiters += 1; re-check".
-                if fetch_add32(consumers_waiting_vp, 0, _SC):
+                c = xchg32(consumers_waiting_vp, 0, _SC)
+                if c:
                     fetch_add32(not_empty_vp, 1, _SC)
-                    futex_wake(not_empty, 1)
+                    futex_wake(not_empty, c)
                 return
             if s & BUSY:
                 delta = _delta30(s, p)
@@ -608,10 +622,7 @@ def bind(ring: Any) -> _Ops:
         ``timeout`` seconds, then ``queue.Empty``; ``block=False``: ``queue.Empty`` at once).
         :class:`RingClosed` once the ring is closed and drained."""
         # The fast path: pop_once inlined (one attempt), then the wake-up check.
-        try:
-            bw = _tls.w
-        except AttributeError:
-            bw = _tid_word()
+        d = _tls.__dict__
         p = q[HEAD]
         while True:
             i = p % n
@@ -621,8 +632,13 @@ def bind(ring: Any) -> _Ops:
             if s == fu:
                 if not _STRONG:
                     fence(N.ACQUIRE)
-                w = bw | BUSY_POP | ((p & POS_MASK) << 32)
-                if not cas(seq_vps[i], byref(U64(fu)), U64(w), _SC, _SC):
+                st = d.pop("st", None) or _new_state()
+                sv = st[1]
+                sv[1] = fu
+                sv[2] = w = st[0] | BUSY_POP | ((p & POS_MASK) << 32)
+                ok = gcas(8, seq_vps[i], st[2], st[3], _SC, _SC)
+                d["st"] = st
+                if not ok:
                     continue
                 try:
                     if q[HEAD] <= p:
@@ -634,9 +650,10 @@ def bind(ring: Any) -> _Ops:
                 except BaseException:
                     give_up(si, i, w, p, HEAD)  # the item is lost, as for a dead consumer
                     raise
-                if fetch_add32(producers_waiting_vp, 0, _SC):
+                c = xchg32(producers_waiting_vp, 0, _SC)
+                if c:
                     fetch_add32(not_full_vp, 1, _SC)
-                    futex_wake(not_full, 1)
+                    futex_wake(not_full, c)
                 return v
             if s & BUSY:
                 delta = _delta30(s, p)
@@ -698,7 +715,7 @@ def bind(ring: Any) -> _Ops:
                 if r is False or is_closed():
                     break
                 if unannounced:
-                    wake_consumers(unannounced)
+                    wake_consumers()
                     unannounced = 0
                 if not push_wait(x, deadline):
                     raise queue.Full
@@ -707,7 +724,7 @@ def bind(ring: Any) -> _Ops:
             pass
         finally:
             if unannounced:
-                wake_consumers(unannounced)
+                wake_consumers()
         if done == 0 and len(objs):
             raise RingClosed("put_many() on a closed ring")
         return done
@@ -724,7 +741,7 @@ def bind(ring: Any) -> _Ops:
                 break
             out.append(r)
         if out:
-            wake_producers(len(out))
+            wake_producers()
             return out
         out.append(get(block, timeout))
         k = 0
@@ -735,7 +752,7 @@ def bind(ring: Any) -> _Ops:
             out.append(r)
             k += 1
         if k:
-            wake_producers(k)
+            wake_producers()
         return out
 
     def qsize() -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import errno
+import fcntl
 import itertools
 import mmap
 import operator
@@ -30,6 +31,7 @@ from .errors import (
     BadMagic,
     CorruptHeader,
     CreatorDied,
+    ForeignOwner,
     InvalidName,
     LayoutId,
     LayoutMismatch,
@@ -38,6 +40,7 @@ from .errors import (
     SegmentExists,
     SegmentNotFound,
     ShmgenError,
+    TooPermissive,
     Truncated,
     UnsupportedHeaderVersion,
 )
@@ -74,6 +77,18 @@ def _keep_mappings_at_exit() -> None:
         if not mm.closed:
             incref(mm)
 _OPEN_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC
+#: What `open` adds: a FIFO planted under the name must not block `open`, and a terminal must
+#: not become our controlling tty (FORMAT.md §3, SECURITY.md).
+_OPEN_EXISTING = _OPEN_FLAGS | os.O_NONBLOCK | os.O_NOCTTY
+
+
+class _Checks(NamedTuple):
+    """What an opener accepts (FORMAT.md §3 "Open")."""
+
+    timeout: float
+    #: Permission bits the file may have (the creator's ``mode`` doubles as it).
+    allowed_mode: int
+    allow_foreign_owner: bool
 
 
 def validate_name(name: str) -> None:
@@ -217,7 +232,8 @@ class Segment(Generic[S]):
         d["_seg_creator"] = creator
         d["_seg_file_id"] = file_id
         d["_seg_header"] = abi.Header.from_buffer(mm, 0)
-        root = root if root is not None else struct.from_buffer(mm, payload_offset)
+        # Through the metaclass: a field named `from_buffer` would shadow the class method.
+        root = root if root is not None else type(struct).from_buffer(struct, mm, payload_offset)
         d["_seg_root"] = root
         views: Dict[str, Any] = {}
         for fname in type(self)._seg_view_fields_:
@@ -325,7 +341,8 @@ class Segment(Generic[S]):
         Segment.close(self)
 
     def __reduce__(self) -> Tuple[Callable[..., Any], Tuple[Any, ...]]:
-        return (_reopen, (self._seg_struct, self._seg_name))
+        mode, foreign = self.__dict__.get("_seg_accept", (0o600, False))
+        return (_reopen, (self._seg_struct, self._seg_name, mode, foreign))
 
     if not TYPE_CHECKING:  # (hidden from type checkers, so unknown attributes stay errors)
 
@@ -396,8 +413,8 @@ def segment_class(struct: Any) -> Any:
     return c
 
 
-def _reopen(struct: Any, name: str) -> Any:
-    return open(struct, name)
+def _reopen(struct: Any, name: str, mode: int = 0o600, allow_foreign_owner: bool = False) -> Any:
+    return open(struct, name, mode=mode, allow_foreign_owner=allow_foreign_owner)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -473,12 +490,13 @@ def _create(struct: Any, name: str, mode: int, init: Optional[Callable[[Any], No
         _store_state(h, abi.STATE_INITIALISING)
         base = ctypes.addressof(ctypes.c_char.from_buffer(mm, po))
         init_in_place(struct, base)
-        root = struct.from_buffer(mm, po)
+        root = type(struct).from_buffer(struct, mm, po)
         if init is not None:
             init(root)
         _store_state(h, abi.STATE_READY)
         del h
         seg = segment_class(struct)(struct, name, mm, po, True, (st.st_dev, st.st_ino), root)
+        seg.__dict__["_seg_accept"] = (mode & 0o7777, False)
         try:
             os.link(tmp, _path(name))
         except FileExistsError:
@@ -502,37 +520,69 @@ def _create(struct: Any, name: str, mode: int, init: Optional[Callable[[Any], No
             pass
 
 
-def open(struct: Type[S], name: str, *, timeout: float = 5.0) -> Segment[S]:
+def open(
+    struct: Type[S],
+    name: str,
+    *,
+    timeout: float = 5.0,
+    mode: int = 0o600,
+    allow_foreign_owner: bool = False,
+) -> Segment[S]:
     """Opens segment ``name``, checking it holds a ``struct`` (FORMAT.md §3 "Open").
 
-    Waits up to ``timeout`` seconds for a segment whose creator is still initialising it
-    (:class:`shmgen.OpenTimeout`), but fails at once with :class:`shmgen.CreatorDied` when the
-    creator is dead. Other errors: :class:`shmgen.SegmentNotFound`, :class:`shmgen.BadMagic`,
-    :class:`shmgen.UnsupportedHeaderVersion`, :class:`shmgen.LayoutMismatch` (naming both
-    fingerprints), :class:`shmgen.CorruptHeader`, :class:`shmgen.Truncated`,
-    :class:`shmgen.NotRegularFile`.
+    The file must be a regular file owned by this process's effective uid (else
+    :class:`shmgen.ForeignOwner`, unless ``allow_foreign_owner``) with no permission bit
+    beyond ``mode`` (else :class:`shmgen.TooPermissive`). Waits up to ``timeout`` seconds for a
+    segment whose creator is still initialising it (:class:`shmgen.OpenTimeout`), but fails at
+    once with :class:`shmgen.CreatorDied` when the creator is dead. Other errors:
+    :class:`shmgen.SegmentNotFound`, :class:`shmgen.NotRegularFile`,
+    :class:`shmgen.BadMagic`, :class:`shmgen.UnsupportedHeaderVersion`,
+    :class:`shmgen.LayoutMismatch` (naming both fingerprints), :class:`shmgen.CorruptHeader`,
+    :class:`shmgen.Truncated`.
     """
     validate_name(name)
     _check_struct(struct)
-    return _open(struct, name, timeout)
+    return _open(struct, name, _Checks(timeout, mode & 0o7777, allow_foreign_owner))
 
 
-def _open_file(name: str) -> Tuple[mmap.mmap, int, Tuple[int, int]]:
+def _os_open(name: str) -> int:
     p = _path(name)
     try:
-        fd = os.open(p, _OPEN_FLAGS | os.O_NONBLOCK)
+        return os.open(p, _OPEN_EXISTING)
     except FileNotFoundError:
         raise SegmentNotFound("segment %r does not exist (no %s)" % (name, p)) from None
     except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise NotRegularFile("segment %r: %s is a symbolic link, not a regular file" % (name, p)) from None
-        if e.errno == errno.EISDIR:
-            raise NotRegularFile("segment %r: %s is a directory, not a regular file" % (name, p)) from None
+        what = {
+            errno.ELOOP: "a symbolic link",
+            errno.EISDIR: "a directory",
+            errno.ENXIO: "a socket or a special file",
+            errno.ENODEV: "a socket or a special file",
+        }.get(e.errno or 0)
+        if what is not None:
+            raise NotRegularFile("segment %r: %s is %s, not a regular file" % (name, p, what)) from None
         raise ShmgenError("segment %r: open %s failed: %s" % (name, p, e)) from e
+
+
+def _check_file(name: str, st: os.stat_result, checks: Optional[_Checks]) -> None:
+    """The checks on the open file itself, before a byte of it is read."""
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file"
+        raise NotRegularFile("segment %r: %s is %s, not a regular file" % (name, _path(name), kind))
+    if checks is None:
+        return
+    euid = os.geteuid()
+    if st.st_uid != euid and not checks.allow_foreign_owner:
+        raise ForeignOwner(name, st.st_uid, euid)
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & ~checks.allowed_mode:
+        raise TooPermissive(name, mode, checks.allowed_mode)
+
+
+def _open_file(name: str, checks: Optional[_Checks]) -> Tuple[mmap.mmap, int, Tuple[int, int]]:
+    fd = _os_open(name)
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise NotRegularFile("segment %r: %s is not a regular file" % (name, p))
+        _check_file(name, st, checks)
         if st.st_size < abi.HEADER_SIZE:
             raise Truncated(
                 "segment %r is truncated: the file has %d bytes but %d are needed (the header)"
@@ -548,10 +598,12 @@ def _open_file(name: str) -> Tuple[mmap.mmap, int, Tuple[int, int]]:
     return mm, st.st_size, (st.st_dev, st.st_ino)
 
 
-def _open(struct: Any, name: str, timeout: float) -> Segment[Any]:
-    mm, file_size, file_id = _open_file(name)
+def _open(struct: Any, name: str, checks: _Checks) -> Segment[Any]:
+    mm, file_size, file_id = _open_file(name, checks)
     try:
-        return _check_and_wrap(struct, name, mm, file_size, file_id, timeout)
+        seg = _check_and_wrap(struct, name, mm, file_size, file_id, checks.timeout)
+        seg.__dict__["_seg_accept"] = (checks.allowed_mode, checks.allow_foreign_owner)
+        return seg
     except BaseException:
         try:
             mm.close()
@@ -607,6 +659,11 @@ def _check_and_wrap(struct: Any, name: str, mm: mmap.mmap, file_size: int, file_
                 "segment %r has a corrupt header: payload offset is %d but the layout puts the payload at %d"
                 % (name, info.payload_offset, po)
             )
+        if info.total_size < info.payload_offset + info.payload_size:
+            raise CorruptHeader(
+                "segment %r has a corrupt header: total_size %d is less than payload offset %d + payload size %d"
+                % (name, info.total_size, info.payload_offset, info.payload_size)
+            )
         if info.payload_offset + info.payload_size > file_size:
             raise Truncated(
                 "segment %r is truncated: the file has %d bytes but %d are needed (the payload)"
@@ -629,23 +686,82 @@ def open_or_create(
     mode: int = 0o600,
     timeout: float = 5.0,
     init: Optional[Callable[[S], None]] = None,
+    allow_foreign_owner: bool = False,
 ) -> Segment[S]:
     """Opens segment ``name``, or creates it if it does not exist. Of several processes racing,
-    exactly one creates it (its ``is_creator`` is true; only its ``init`` runs)."""
+    exactly one creates it (its ``is_creator`` is true; only its ``init`` runs). ``mode`` is
+    both the new file's mode and the most an existing file may grant.
+
+    A segment left half-initialised under the name by a dead creator (which shmgen's own
+    protocol never does, but a crafted file or another program might) is replaced, under an
+    exclusive ``flock`` and only while it is provably still dead and unready (FORMAT.md §3
+    "Open or create")."""
     validate_name(name)
     _check_struct(struct)
+    checks = _Checks(timeout, mode & 0o7777, allow_foreign_owner)
     last: Optional[BaseException] = None
     for _ in range(16):
         try:
-            return _open(struct, name, timeout)
+            return _open(struct, name, checks)
         except SegmentNotFound as e:
             last = e
+        except CreatorDied as e:
+            _remove_dead_half_initialised(name, checks)
+            last = e
+            continue
         try:
             return _create(struct, name, mode, init)
         except SegmentExists as e:
             last = e
     assert last is not None
     raise last
+
+
+def _remove_dead_half_initialised(name: str, checks: _Checks) -> None:
+    """Removes the half-initialised segment under ``name`` if, holding an exclusive ``flock``
+    on it, it still passes the file checks, has the magic, header version 1 and state 0, its
+    creator pid is still dead, and the name still refers to this very file. Otherwise leaves
+    it alone (the caller goes round and ``open`` reports what is there)."""
+    try:
+        fd = _os_open(name)
+    except SegmentNotFound:
+        return
+    try:
+        st = os.fstat(fd)
+        _check_file(name, st, checks)
+        start = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                waited = time.monotonic() - start
+                if waited >= checks.timeout:
+                    raise OpenTimeout(
+                        "timed out after %.3fs waiting for the lock on half-initialised segment %r" % (waited, name)
+                    ) from None
+                time.sleep(0.001)
+        b = os.pread(fd, abi.HEADER_SIZE, 0)
+        if len(b) == abi.HEADER_SIZE:
+            h = abi.Header.from_buffer_copy(b)
+            dead_and_unready = (
+                bytes(h.magic) == abi.MAGIC
+                and h.header_version == abi.HEADER_VERSION
+                and h.state == abi.STATE_INITIALISING
+                and not N.pid_alive(h.creator_pid)
+            )
+            try:
+                now = os.lstat(_path(name))
+                same_file = (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino)
+            except FileNotFoundError:
+                same_file = False
+            if dead_and_unready and same_file:
+                try:
+                    os.unlink(_path(name))
+                except FileNotFoundError:
+                    pass
+    finally:
+        os.close(fd)  # also releases the flock
 
 
 def remove(name: str) -> None:
@@ -662,7 +778,7 @@ def inspect(name: str) -> HeaderInfo:
     """Reads segment ``name``'s header without checking its layout (the magic and header
     version are still checked)."""
     validate_name(name)
-    mm, file_size, _ = _open_file(name)
+    mm, file_size, _ = _open_file(name, None)
     try:
         h = abi.Header.from_buffer_copy(mm[: abi.HEADER_SIZE])
     finally:

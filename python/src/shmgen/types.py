@@ -17,7 +17,7 @@ a struct                    the generated :class:`Struct`       a live view
 ``lock = "seqlock"``        :func:`seqlock_type`                a :class:`SeqLock`
 ``semaphore``               :func:`semaphore_type`              a :class:`Semaphore`
 ``event``                   :class:`Event`                      an :class:`Event`
-``ring``                    :func:`ring_type`                   a :class:`Ring` (no methods yet)
+``ring``                    :func:`ring_type`                   a :class:`Ring` (``.put() .get()``)
 padding                     :func:`pad`                         (hidden)
 ==========================  ==================================  =============================
 
@@ -51,6 +51,7 @@ from typing import (
 from . import _native as N
 from . import abi
 from .errors import LayoutError, LockNotRecoverable, LockTimeout, OwnerDied, ShmgenError
+from .ring import RingOps
 
 if TYPE_CHECKING:  # pragma: no cover
     from .segment import Segment
@@ -333,11 +334,19 @@ class Struct(ctypes.Structure, metaclass=_StructMeta):
         return create(cls, name, mode=mode, init=init)
 
     @classmethod
-    def open(cls: Type[S], name: str, *, timeout: float = 5.0) -> "Segment[S]":
-        """Opens segment ``name``, checking that it holds a ``cls`` (same fingerprint)."""
+    def open(
+        cls: Type[S],
+        name: str,
+        *,
+        timeout: float = 5.0,
+        mode: int = 0o600,
+        allow_foreign_owner: bool = False,
+    ) -> "Segment[S]":
+        """Opens segment ``name``, checking that it holds a ``cls`` (same fingerprint), that
+        the file is ours and grants nothing beyond ``mode``."""
         from .segment import open
 
-        return open(cls, name, timeout=timeout)
+        return open(cls, name, timeout=timeout, mode=mode, allow_foreign_owner=allow_foreign_owner)
 
     @classmethod
     def open_or_create(
@@ -347,12 +356,15 @@ class Struct(ctypes.Structure, metaclass=_StructMeta):
         mode: int = 0o600,
         timeout: float = 5.0,
         init: Optional[Callable[[S], None]] = None,
+        allow_foreign_owner: bool = False,
     ) -> "Segment[S]":
         """Opens segment ``name``, or creates it if it does not exist. Of several processes
         racing, exactly one creates it (``seg.is_creator``)."""
         from .segment import open_or_create
 
-        return open_or_create(cls, name, mode=mode, timeout=timeout, init=init)
+        return open_or_create(
+            cls, name, mode=mode, timeout=timeout, init=init, allow_foreign_owner=allow_foreign_owner
+        )
 
     def __repr__(self) -> str:
         parts = []
@@ -605,7 +617,7 @@ def _value_accessors(vt: Any) -> Tuple[Callable[[int], Any], Callable[[int, Any]
             raise TypeError("expected a %s, got %s" % (vt.__name__, type(v).__name__))
 
         def get(a: int) -> Any:
-            return vt.from_buffer_copy(ctypes.string_at(a, size))
+            return type(vt).from_buffer_copy(vt, ctypes.string_at(a, size))
 
     def set(a: int, v: Any) -> None:
         ctypes.memmove(a, to_bytes(v), size)
@@ -952,7 +964,8 @@ class Mutex(_Primitive, Generic[V]):
             return Ref(self, self._addr + self._value_offset_, get, set_)
         # Scalars: the ctypes scalar itself (``.value`` reads and writes shared memory);
         # structs and arrays: their live view.
-        return vt.from_buffer(self, self._value_offset_)
+        # Through the metaclass: a struct field named `from_buffer` would shadow the method.
+        return type(vt).from_buffer(vt, self, self._value_offset_)
 
     def __repr__(self) -> str:
         return "<%s of %s>" % (type(self).__name__, self._value_type_.__name__)
@@ -1098,7 +1111,7 @@ class SeqLock(_Primitive, Generic[V]):
             return data
         if _is_simple(vt):
             return vt.from_buffer_copy(data).value
-        return vt.from_buffer_copy(data)
+        return type(vt).from_buffer_copy(vt, data)
 
     def __repr__(self) -> str:
         return "<SeqLock %r>" % (self.read(),)
@@ -1270,12 +1283,14 @@ class Event(_Primitive, ctypes.Structure):
 # ---------------------------------------------------------------------------------------------
 
 
-class Ring(_Primitive, Generic[V]):
-    """A bounded FIFO (``ring``, ``item = T``, ``capacity = N``).
-
-    The Python runtime lays rings out and initialises them (so Python-created segments with
-    rings are valid for Rust), but does not implement ``put``/``get`` yet.
+class Ring(RingOps, _Primitive, Generic[V]):
+    """A bounded FIFO (``ring``, ``item = T``, ``capacity = N``), like ``multiprocessing.Queue``:
+    ``put``/``get`` (with ``block``/``timeout``), ``put_nowait``/``get_nowait``, ``put_many``/
+    ``get_many``, ``qsize``/``empty``/``full``, ``close``. Implemented in :mod:`shmgen.ring`.
     """
+
+    def _bind_fast(self) -> None:
+        self._bind_ring()
 
     _kind_ = "ring"
     _item_type_: ClassVar[Any]

@@ -26,10 +26,18 @@ class Hot(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Hot], None]] = ...) -> HotSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> HotSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> HotSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Hot], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Hot], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> HotSegment: ...
 
 class HotSegment(shmgen.Segment[Hot]):

@@ -27,10 +27,18 @@ class Counters(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Counters], None]] = ...) -> CountersSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> CountersSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> CountersSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Counters], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Counters], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> CountersSegment: ...
 
 class CountersSegment(shmgen.Segment[Counters]):

@@ -41,10 +41,18 @@ class CTypes(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[CTypes], None]] = ...) -> CTypesSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> CTypesSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> CTypesSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[CTypes], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[CTypes], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> CTypesSegment: ...
 
 class CTypesSegment(shmgen.Segment[CTypes]):

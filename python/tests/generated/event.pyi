@@ -20,10 +20,18 @@ class Signals(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Signals], None]] = ...) -> SignalsSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> SignalsSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> SignalsSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Signals], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Signals], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> SignalsSegment: ...
 
 class SignalsSegment(shmgen.Segment[Signals]):

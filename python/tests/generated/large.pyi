@@ -27,10 +27,18 @@ class Sample(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Sample], None]] = ...) -> SampleSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> SampleSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> SampleSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Sample], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Sample], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> SampleSegment: ...
 
 class SampleSegment(shmgen.Segment[Sample]):
@@ -570,10 +578,18 @@ class Large(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Large], None]] = ...) -> LargeSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> LargeSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> LargeSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Large], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Large], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> LargeSegment: ...
 
 class LargeSegment(shmgen.Segment[Large]):

@@ -20,10 +20,18 @@ class WorkerStats(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[WorkerStats], None]] = ...) -> WorkerStatsSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> WorkerStatsSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> WorkerStatsSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[WorkerStats], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[WorkerStats], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> WorkerStatsSegment: ...
 
 class WorkerStatsSegment(shmgen.Segment[WorkerStats]):
@@ -41,10 +49,18 @@ class Metrics(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Metrics], None]] = ...) -> MetricsSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> MetricsSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> MetricsSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Metrics], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Metrics], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> MetricsSegment: ...
 
 class MetricsSegment(shmgen.Segment[Metrics]):

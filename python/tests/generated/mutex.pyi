@@ -19,10 +19,18 @@ class Point(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Point], None]] = ...) -> PointSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> PointSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> PointSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Point], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Point], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> PointSegment: ...
 
 class PointSegment(shmgen.Segment[Point]):
@@ -38,10 +46,18 @@ class Counter(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Counter], None]] = ...) -> CounterSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> CounterSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> CounterSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Counter], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Counter], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> CounterSegment: ...
 
 class CounterSegment(shmgen.Segment[Counter]):

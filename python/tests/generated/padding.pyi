@@ -19,10 +19,18 @@ class Small(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Small], None]] = ...) -> SmallSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> SmallSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> SmallSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Small], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Small], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> SmallSegment: ...
 
 class SmallSegment(shmgen.Segment[Small]):
@@ -38,10 +46,18 @@ class Mixed(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Mixed], None]] = ...) -> MixedSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> MixedSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> MixedSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Mixed], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Mixed], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> MixedSegment: ...
 
 class MixedSegment(shmgen.Segment[Mixed]):
@@ -65,10 +81,18 @@ class Tricky(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Tricky], None]] = ...) -> TrickySegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> TrickySegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> TrickySegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Tricky], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Tricky], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> TrickySegment: ...
 
 class TrickySegment(shmgen.Segment[Tricky]):

@@ -20,10 +20,18 @@ class Point(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Point], None]] = ...) -> PointSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> PointSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> PointSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Point], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Point], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> PointSegment: ...
 
 class PointSegment(shmgen.Segment[Point]):
@@ -56,10 +64,18 @@ class Fixture(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Fixture], None]] = ...) -> FixtureSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> FixtureSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> FixtureSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Fixture], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Fixture], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> FixtureSegment: ...
 
 class FixtureSegment(shmgen.Segment[Fixture]):

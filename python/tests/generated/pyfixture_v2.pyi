@@ -18,10 +18,18 @@ class Fixture(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Fixture], None]] = ...) -> FixtureSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> FixtureSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> FixtureSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Fixture], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Fixture], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> FixtureSegment: ...
 
 class FixtureSegment(shmgen.Segment[Fixture]):

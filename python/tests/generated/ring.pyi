@@ -19,10 +19,18 @@ class Job(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Job], None]] = ...) -> JobSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> JobSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> JobSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Job], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Job], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> JobSegment: ...
 
 class JobSegment(shmgen.Segment[Job]):
@@ -39,10 +47,18 @@ class Queues(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Queues], None]] = ...) -> QueuesSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> QueuesSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> QueuesSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Queues], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Queues], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> QueuesSegment: ...
 
 class QueuesSegment(shmgen.Segment[Queues]):

@@ -18,10 +18,18 @@ class Ledger(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Ledger], None]] = ...) -> LedgerSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> LedgerSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> LedgerSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Ledger], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Ledger], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> LedgerSegment: ...
 
 class LedgerSegment(shmgen.Segment[Ledger]):

@@ -20,10 +20,18 @@ class Pool(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Pool], None]] = ...) -> PoolSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> PoolSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> PoolSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Pool], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Pool], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> PoolSegment: ...
 
 class PoolSegment(shmgen.Segment[Pool]):

@@ -20,10 +20,18 @@ class Tick(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Tick], None]] = ...) -> TickSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> TickSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> TickSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Tick], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Tick], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> TickSegment: ...
 
 class TickSegment(shmgen.Segment[Tick]):
@@ -40,10 +48,18 @@ class Quote(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Quote], None]] = ...) -> QuoteSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> QuoteSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> QuoteSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Quote], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Quote], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> QuoteSegment: ...
 
 class QuoteSegment(shmgen.Segment[Quote]):

@@ -23,10 +23,18 @@ class Labels(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Labels], None]] = ...) -> LabelsSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> LabelsSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> LabelsSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Labels], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Labels], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> LabelsSegment: ...
 
 class LabelsSegment(shmgen.Segment[Labels]):

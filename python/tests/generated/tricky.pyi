@@ -19,10 +19,18 @@ class Inner(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Inner], None]] = ...) -> InnerSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> InnerSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> InnerSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Inner], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Inner], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> InnerSegment: ...
 
 class InnerSegment(shmgen.Segment[Inner]):
@@ -37,10 +45,18 @@ class Odd(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Odd], None]] = ...) -> OddSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> OddSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> OddSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Odd], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Odd], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> OddSegment: ...
 
 class OddSegment(shmgen.Segment[Odd]):
@@ -55,10 +71,18 @@ class Wide(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Wide], None]] = ...) -> WideSegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> WideSegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> WideSegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Wide], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Wide], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> WideSegment: ...
 
 class WideSegment(shmgen.Segment[Wide]):
@@ -105,10 +129,18 @@ class Tricky(shmgen.Struct):
     @classmethod
     def create(cls, name: str, *, mode: int = ..., init: Optional[Callable[[Tricky], None]] = ...) -> TrickySegment: ...
     @classmethod
-    def open(cls, name: str, *, timeout: float = ...) -> TrickySegment: ...
+    def open(
+        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...
+    ) -> TrickySegment: ...
     @classmethod
     def open_or_create(
-        cls, name: str, *, mode: int = ..., timeout: float = ..., init: Optional[Callable[[Tricky], None]] = ...
+        cls,
+        name: str,
+        *,
+        mode: int = ...,
+        timeout: float = ...,
+        init: Optional[Callable[[Tricky], None]] = ...,
+        allow_foreign_owner: bool = ...,
     ) -> TrickySegment: ...
 
 class TrickySegment(shmgen.Segment[Tricky]):

@@ -411,6 +411,10 @@ fn kind_schema(k: &Kind<'_>) -> String {
 // The type stub
 // -----------------------------------------------------------------------------------------
 
+/// The class methods of `shmgen.Struct`, which a field of the same name shadows.
+const STRUCT_METHODS: [&str; 3] = ["create", "open", "open_or_create"];
+/// What a stub line declaring a field that shadows a runtime attribute carries.
+const IGNORE_OVERRIDE: &str = "  # type: ignore[assignment, override, misc, unused-ignore]";
 /// Attributes of `shmgen.Segment` that a root field of the same name shadows.
 const SEGMENT_ATTRS: [&str; 10] = [
     "name",
@@ -462,7 +466,17 @@ pub fn render_stub(set: &LayoutSet<'_>) -> String {
             );
         }
         for f in s.fields {
-            let _ = writeln!(out, "    {}: {}", f.name, struct_attr_type(&f.kind, &n));
+            let ignore = if STRUCT_METHODS.contains(&f.name) {
+                IGNORE_OVERRIDE
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "    {}: {}{ignore}",
+                f.name,
+                struct_attr_type(&f.kind, &n)
+            );
         }
         let fields: HashSet<&str> = s.fields.iter().map(|f| f.name).collect();
         let init = format!("Optional[Callable[[{}], None]] = ...", s.name);
@@ -475,13 +489,13 @@ pub fn render_stub(set: &LayoutSet<'_>) -> String {
         if !fields.contains("open") {
             let _ = writeln!(
                 out,
-                "    @classmethod\n    def open(cls, name: str, *, timeout: float = ...) -> {seg}: ..."
+                "    @classmethod\n    def open(\n        cls, name: str, *, timeout: float = ..., mode: int = ..., allow_foreign_owner: bool = ...\n    ) -> {seg}: ..."
             );
         }
         if !fields.contains("open_or_create") {
             let _ = writeln!(
                 out,
-                "    @classmethod\n    def open_or_create(\n        cls, name: str, *, mode: int = ..., timeout: float = ..., init: {init}\n    ) -> {seg}: ..."
+                "    @classmethod\n    def open_or_create(\n        cls,\n        name: str,\n        *,\n        mode: int = ...,\n        timeout: float = ...,\n        init: {init},\n        allow_foreign_owner: bool = ...,\n    ) -> {seg}: ..."
             );
         }
         out.push('\n');
@@ -491,7 +505,7 @@ pub fn render_stub(set: &LayoutSet<'_>) -> String {
         }
         for f in s.fields {
             let ignore = if SEGMENT_ATTRS.contains(&f.name) {
-                "  # type: ignore[assignment, override, misc, unused-ignore]"
+                IGNORE_OVERRIDE
             } else {
                 ""
             };
