@@ -51,7 +51,8 @@ fn worker(args: &[String]) -> Res {
         if !seg.slots.acquire_timeout(Duration::from_secs(10)) {
             return Err(format!("rust worker {me}: no slot within 10 s").into());
         }
-        std::hint::black_box((0..2000u64).map(|i| i * i).sum::<u64>());
+        // The "expensive" part: at most two workers at once (the `slots` semaphore).
+        std::thread::sleep(Duration::from_millis(1));
         seg.slots.release();
         let mut workers = seg.workers.lock().unwrap_or_else(|died| {
             eprintln!("rust worker {me}: previous holder died; taking over");
@@ -92,7 +93,7 @@ fn spawn_rust(name: &str, id: usize, tasks: u64) -> std::io::Result<Child> {
 
 fn monitor(args: &[String]) -> Res {
     let tasks: u64 = match args {
-        [] => 2000,
+        [] => 1000,
         [flag, n] if flag == "--tasks" => n.parse()?,
         _ => return Err("usage: metrics-demo [--tasks N]".into()),
     };
