@@ -74,9 +74,8 @@ fn repo_root() -> PathBuf {
 fn spawn_python(name: &str, id: usize, tasks: u64) -> std::io::Result<Child> {
     let root = repo_root();
     let python = std::env::var("SHMGEN_PYTHON").unwrap_or_else(|_| "python3".into());
-    let generated = std::env::var("SHMGEN_GENERATED").unwrap_or_else(|_| {
-        root.join("generated").to_string_lossy().into_owned()
-    });
+    let generated = std::env::var("SHMGEN_GENERATED")
+        .unwrap_or_else(|_| root.join("generated").to_string_lossy().into_owned());
     let pythonpath = format!("{}:{generated}", root.join("python/src").display());
     Command::new(python)
         .arg(root.join("examples/metrics/worker.py"))
@@ -117,7 +116,10 @@ fn monitor(args: &[String]) -> Res {
         } else {
             ("rust", spawn_rust(&name, id, tasks)?)
         };
-        println!("monitor: worker {id} is a {lang} process, pid {}", child.id());
+        println!(
+            "monitor: worker {id} is a {lang} process, pid {}",
+            child.id()
+        );
         children.push((lang, child));
     }
     seg.status.write("running".try_into()?);
@@ -159,7 +161,10 @@ fn monitor(args: &[String]) -> Res {
         seg.status.read().as_str(),
         rows.map(|r| r.completed)
     );
-    if completed as u64 != total || done != total || rows.iter().any(|r| r.completed as u64 != tasks) {
+    if completed as u64 != total
+        || done != total
+        || rows.iter().any(|r| r.completed as u64 != tasks)
+    {
         return Err(format!("totals differ: expected {total}").into());
     }
     println!("monitor: OK — {total} tasks from 2 Python and 2 Rust processes, totals exact");

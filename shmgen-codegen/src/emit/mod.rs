@@ -3,7 +3,7 @@
 //! Emitters read numbers from the type table; they never add, align or pad on their own
 //! (the layout module and `shmgen_runtime::abi` are the only places that do layout arithmetic).
 
-use shmgen_runtime::StructLayout;
+use shmgen_runtime::{Elem, Kind, StructLayout};
 
 use crate::error::Error;
 
@@ -26,7 +26,58 @@ pub struct LayoutSet<'a> {
     pub source: &'a str,
 }
 
-impl LayoutSet<'_> {
+impl<'a> LayoutSet<'a> {
+    /// The set for one root struct and every struct nested in it (dependencies first, each
+    /// once): how a derived type's table (`T::LAYOUT`) becomes Python or C.
+    ///
+    /// ```
+    /// use shmgen_codegen::{emit, Lang, LayoutSet, Options};
+    /// use shmgen_runtime::SharedLayout;
+    ///
+    /// #[derive(SharedLayout)]
+    /// #[repr(C)]
+    /// struct Counter {
+    ///     hits: shmgen_runtime::Mutex<u64>,
+    /// }
+    ///
+    /// let set = LayoutSet::from_root("counter", &Counter::LAYOUT, Counter::VERSION, "derive");
+    /// assert_eq!(set.fingerprint(), Counter::FINGERPRINT);
+    /// let files = emit::render(&set, Lang::Python, &Options::default()).unwrap();
+    /// assert_eq!(files[0].file_name, "counter.py");
+    /// ```
+    pub fn from_root(
+        schema: &'a str,
+        root: &'a StructLayout<'a>,
+        version: u32,
+        source: &'a str,
+    ) -> Self {
+        fn visit<'a>(s: &'a StructLayout<'a>, out: &mut Vec<&'a StructLayout<'a>>) {
+            if out.iter().any(|o| o.name == s.name) {
+                return;
+            }
+            for f in s.fields {
+                let ty = match f.kind {
+                    Kind::Plain(t) | Kind::Mutex(t) | Kind::RMutex(t) | Kind::SeqLock(t) => t,
+                    Kind::Ring { item, .. } => item,
+                    Kind::Atomic(_) | Kind::Semaphore { .. } | Kind::Event => continue,
+                };
+                if let Elem::Struct(inner) = ty.elem {
+                    visit(inner, out);
+                }
+            }
+            out.push(s);
+        }
+        let mut structs = Vec::new();
+        visit(root, &mut structs);
+        LayoutSet {
+            schema,
+            version,
+            structs,
+            root,
+            source,
+        }
+    }
+
     /// The fingerprint of `root` under `version` (the runtime's one `const fn`).
     pub fn fingerprint(&self) -> u64 {
         shmgen_runtime::fingerprint(self.root, self.version)
