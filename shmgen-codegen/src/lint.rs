@@ -362,7 +362,11 @@ pub fn lint_str(name: &str, text: &str) -> Result<Vec<Warning>, Errors> {
             let span = doc
                 .structs
                 .iter()
-                .filter(|s| s.name.as_ref().is_some_and(|n| n.value == finding.fix.owner))
+                .filter(|s| {
+                    s.name
+                        .as_ref()
+                        .is_some_and(|n| n.value == finding.fix.owner)
+                })
                 .flat_map(|s| &s.fields)
                 .find_map(|f| {
                     f.name
@@ -446,8 +450,12 @@ mod tests {
             "root = \"S\"\n[[struct]]\nname = \"C\"\nfields = [{ name = \"n\", type = \"u64\", atomic = true }]\n[[struct]]\nname = \"S\"\nfields = [{ name = \"cs\", type = \"[C; 100]\" }]\n",
         );
         assert_eq!(w.len(), 1, "{w:?}");
-        assert!(w[0].message.starts_with("`cs[0].n` (atomic) and `cs[1].n` (atomic) share cache line 0"));
-        assert!(w[0].message.ends_with("add `align = 64` to `n` in struct `C`"));
+        assert!(w[0]
+            .message
+            .starts_with("`cs[0].n` (atomic) and `cs[1].n` (atomic) share cache line 0"));
+        assert!(w[0]
+            .message
+            .ends_with("add `align = 64` to `n` in struct `C`"));
         assert_eq!(w[0].line, 4);
     }
 

@@ -205,7 +205,8 @@ fn label_place(rows: &[Row], f: &FieldLayout<'_>, fi: usize) -> Option<(usize, u
             Row::Band { .. } => continue,
         };
         // The field's content, not the padded tail of an `align = N` slot.
-        let content_end = f.offset + layout::natural(&f.kind).map_or(f.size, |(n, _)| n.min(f.size));
+        let content_end =
+            f.offset + layout::natural(&f.kind).map_or(f.size, |(n, _)| n.min(f.size));
         let (x, y) = (f.offset.max(a), content_end.min(b));
         if x >= y {
             continue;
@@ -635,7 +636,14 @@ pub fn svg(set: &LayoutSet<'_>) -> String {
         o,
         r##"<rect x="{x}" y="{ly}" width="14" height="14" fill="url(#hatch)" stroke="#bbbbbb"/>"##
     );
-    text(&mut o, x + 20, ly + 12, 12, r##" fill="#333333""##, "padding");
+    text(
+        &mut o,
+        x + 20,
+        ly + 12,
+        12,
+        r##" fill="#333333""##,
+        "padding",
+    );
     let ly2 = ly + LIST_ROW + 4;
     let _ = writeln!(
         o,
@@ -655,7 +663,14 @@ pub fn svg(set: &LayoutSet<'_>) -> String {
         r##"<line x1="290" y1="{0}" x2="318" y2="{0}" stroke="#333333" stroke-width="1.5" stroke-dasharray="4 3"/>"##,
         ly2 + 8
     );
-    text(&mut o, 324, ly2 + 12, 12, r##" fill="#333333""##, "cache-line boundary");
+    text(
+        &mut o,
+        324,
+        ly2 + 12,
+        12,
+        r##" fill="#333333""##,
+        "cache-line boundary",
+    );
     text(
         &mut o,
         470,
@@ -740,10 +755,7 @@ pub fn svg(set: &LayoutSet<'_>) -> String {
 pub fn html(set: &LayoutSet<'_>) -> String {
     let findings = lint::false_sharing(set.root);
     let mut o = String::new();
-    let title = format!(
-        "{} — shmgen layout of schema {}",
-        set.root.name, set.schema
-    );
+    let title = format!("{} — shmgen layout of schema {}", set.root.name, set.schema);
     let _ = writeln!(o, "<!DOCTYPE html>");
     let _ = writeln!(o, "<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">");
     let _ = writeln!(o, "<title>{}</title>", esc(&title));
@@ -753,7 +765,11 @@ pub fn html(set: &LayoutSet<'_>) -> String {
     );
     let _ = writeln!(o, "</head>\n<body>\n<h1>{}</h1>", esc(&title));
     o.push_str(&svg(set));
-    let _ = writeln!(o, "<h2>Layout table</h2>\n<pre>{}</pre>", esc(&crate::layout_table(set)));
+    let _ = writeln!(
+        o,
+        "<h2>Layout table</h2>\n<pre>{}</pre>",
+        esc(&crate::layout_table(set))
+    );
     let _ = writeln!(o, "<h2>False sharing</h2>");
     if findings.is_empty() {
         let _ = writeln!(
@@ -800,7 +816,10 @@ mod tests {
         .unwrap();
         let a = schema.render_svg();
         assert_eq!(a, schema.render_svg());
-        assert!(a.contains("q (ring u64 x 1024) continues: 258 more lines"), "{a}");
+        assert!(
+            a.contains("q (ring u64 x 1024) continues: 258 more lines"),
+            "{a}"
+        );
         assert!(a.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
         assert!(a.trim_end().ends_with("</svg>"));
         assert!(a.contains("url(#hatch)"));

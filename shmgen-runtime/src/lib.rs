@@ -18,6 +18,7 @@
 pub mod abi;
 pub mod align;
 pub mod error;
+pub mod inspect;
 pub mod layout;
 pub mod ring;
 pub mod segment;
