@@ -20,3 +20,8 @@ pub mod rt {
 pub mod metrics_via_reexport {
     include!(concat!(env!("OUT_DIR"), "/rt/metrics.rs"));
 }
+
+/// The README's Rust examples, compiled and run as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
