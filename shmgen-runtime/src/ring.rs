@@ -6,12 +6,18 @@
 //! a process claims a slot with a compare-and-swap on the slot's sequence number that writes a
 //! *busy word* naming the position and the claimer's thread id. Producers and consumers never
 //! take a lock, so a process that dies in the middle of a push or a pop cannot wedge the ring:
-//! whoever is blocked by its busy word finds the thread gone (`kill(tid, 0)`), and repairs the
-//! slot. The loss is bounded: at most the one item the dead process was pushing or popping.
+//! whoever is blocked by its busy word finds the thread gone (`kill(tid, 0)`, or a zombie), and
+//! repairs the slot. The loss is bounded: at most the one item the dead process was pushing or
+//! popping. `head` and `tail` are only hints (every position below them is taken), raised by
+//! whoever claims a position; positions found taken are skipped.
 //!
 //! One producer and one consumer touch only their own position's cache line and the slots
-//! (no read-modify-write on the other side's line); futexes are only used when the ring is empty
-//! (consumers sleep) or full (producers sleep), after a short bounded spin.
+//! (no read-modify-write on the other side's line): per operation one compare-and-swap (the
+//! claim), plain stores, and a plain load of the sleep registrations on the caller's own line
+//! (sleepers pay for the Dekker pairing with a global `membarrier`; a process that cannot
+//! register for those barriers swaps instead). Futexes are only used when the ring is empty
+//! (consumers sleep) or full (producers sleep), after a short bounded spin. `docs/RING.md`
+//! describes the API and the guarantees.
 //!
 //! # Items
 //! Items are copied in and out (`T: Copy`, an [`Element`]: scalars, arrays, `Str`, `Bytes`,
@@ -24,7 +30,7 @@
 use core::cell::{Cell, UnsafeCell};
 use core::fmt;
 use core::hint::spin_loop;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{compiler_fence, AtomicU32, AtomicU64, Ordering};
 use core::time::Duration;
 use std::sync::Once;
 use std::time::Instant;
@@ -36,10 +42,11 @@ use crate::table::Kind;
 /// One cache line of a ring's control block: a position counter and a futex word with its
 /// waiter count.
 ///
-/// On the consumer line (`head`), `futex` counts slots freed (consumers advance it, producers
-/// sleep on it) and `waiters` counts producers sleeping on it. On the producer line (`tail`),
-/// `futex` counts items published (producers advance it, consumers sleep on it) and `waiters`
-/// counts consumers sleeping on it. So each side's fast path only writes its own line.
+/// On the consumer line (`head`), `futex` is "not full" (consumers advance it, producers sleep
+/// on it) and `waiters` counts producers' sleep registrations since the last wake-up. On the
+/// producer line (`tail`), `futex` is "not empty" (producers advance it, consumers sleep on it)
+/// and `waiters` counts consumers' registrations. So each side's fast path only writes its own
+/// line.
 #[repr(C, align(64))]
 pub(crate) struct RingLine {
     pub(crate) pos: AtomicU64,
@@ -260,6 +267,11 @@ pub const BUSY_POP: u64 = 1 << 62;
 pub const BUSY_POS_BITS: u32 = 30;
 const POS_MASK: u64 = (1 << BUSY_POS_BITS) - 1;
 
+/// How many taken positions one attempt skips before giving up (reporting full or empty, so
+/// that timeouts apply): far more than the hints ever lag in a ring used by this protocol; only
+/// a corrupted ring gets there.
+const MAX_SKIP: u64 = 1 << 16;
+
 /// Longest futex sleep while the slot we wait for is claimed by someone (then we check whether
 /// the claimer is still alive).
 const BUSY_NAP: Duration = Duration::from_millis(10);
@@ -304,6 +316,17 @@ std::thread_local! {
     static TID: Cell<(u64, u32)> = const { Cell::new((0, 0)) };
 }
 
+/// The fork generation in which this process registered for `MEMBARRIER_CMD_GLOBAL_EXPEDITED`
+/// barriers (0: not registered). Registration does not survive a fork.
+static MEMBARRIER_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Whether this process is registered, so that sleepers' global barriers reach its threads and
+/// its wakers may check the sleep registrations with a plain load.
+#[inline(always)]
+fn membarrier_registered() -> bool {
+    MEMBARRIER_GENERATION.load(Ordering::Relaxed) == FORK_GENERATION.load(Ordering::Relaxed)
+}
+
 /// This thread's kernel thread id, cached (the cache is dropped in a forked child).
 #[inline]
 fn my_tid() -> u32 {
@@ -324,6 +347,11 @@ fn my_tid() -> u32 {
         let generation = FORK_GENERATION.load(Ordering::Relaxed);
         if generation != 0 {
             c.set((generation, tid));
+            if MEMBARRIER_GENERATION.load(Ordering::Relaxed) != generation
+                && sys::membarrier(sys::MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED)
+            {
+                MEMBARRIER_GENERATION.store(generation, Ordering::Relaxed);
+            }
         }
         tid
     })
@@ -445,6 +473,7 @@ impl<T: Copy, const N: usize> Ring<T, N> {
         let tid = my_tid();
         // `tail` is a hint: every position below it is taken. Start there and skip taken ones.
         let mut p = self.tail.pos.load(Ordering::Relaxed);
+        let give_up_at = p.wrapping_add(N as u64 + MAX_SKIP);
         loop {
             let (index, slot) = self.slot(p);
             let s = slot.seq.load(Ordering::SeqCst);
@@ -486,6 +515,9 @@ impl<T: Copy, const N: usize> Ring<T, N> {
             }
             // Position p was claimed (or given up) already: try the next one.
             p = p.wrapping_add(1);
+            if p == give_up_at {
+                return Attempt::Blocked(Blocked { index, seq: s });
+            }
         }
     }
 
@@ -495,6 +527,7 @@ impl<T: Copy, const N: usize> Ring<T, N> {
         let tid = my_tid();
         // `head` is a hint: every position below it is taken. Start there and skip taken ones.
         let mut p = self.head.pos.load(Ordering::Relaxed);
+        let give_up_at = p.wrapping_add(N as u64 + MAX_SKIP);
         loop {
             let (index, slot) = self.slot(p);
             let s = slot.seq.load(Ordering::SeqCst);
@@ -534,31 +567,49 @@ impl<T: Copy, const N: usize> Ring<T, N> {
             }
             // Position p was taken by another consumer or given up: try the next one.
             p = p.wrapping_add(1);
+            if p == give_up_at {
+                return Attempt::Blocked(Blocked { index, seq: s });
+            }
         }
     }
 
-    /// After items were published: wake up to `n` sleeping consumers.
+    /// After items were published: wakes the consumers registered as sleepers, if any.
     #[inline]
-    fn wake_consumers(&self, n: usize) {
-        // The RMW is the Dekker pairing with a consumer's `waiters += 1; load seq`: either it
-        // reads that consumer's increment, or the consumer's (later) load sees our item.
-        if self.tail.waiters.fetch_add(0, Ordering::SeqCst) != 0 {
-            self.tail.futex.fetch_add(1, Ordering::SeqCst);
-            sys::futex_wake(&self.tail.futex, n.min(i32::MAX as usize) as i32);
-        }
+    fn wake_consumers(&self) {
+        Self::wake(&self.tail);
     }
 
-    /// After slots were freed: wake up to `n` sleeping producers.
+    /// After slots were freed: wakes the producers registered as sleepers, if any.
     #[inline]
-    fn wake_producers(&self, n: usize) {
-        if self.head.waiters.fetch_add(0, Ordering::SeqCst) != 0 {
-            self.head.futex.fetch_add(1, Ordering::SeqCst);
-            sys::futex_wake(&self.head.futex, n.min(i32::MAX as usize) as i32);
+    fn wake_producers(&self) {
+        Self::wake(&self.head);
+    }
+
+    /// The waker's half of the Dekker pairing with a sleeper's "register, barrier, re-check"
+    /// (FORMAT.md §4 "Ring", *Waiting*). A registered process reads the registrations with a
+    /// plain load (the sleeper's `membarrier` orders it against our `seq` store); otherwise the
+    /// SeqCst swap does. The swap also clears the registrations, so one wake-up call serves one
+    /// sleeping episode.
+    #[inline(always)]
+    fn wake(line: &RingLine) {
+        if membarrier_registered() {
+            // Keep the compiler from moving this load above the `seq` store: the sleeper's
+            // barrier orders the CPU, not the compiler.
+            compiler_fence(Ordering::SeqCst);
+            if line.waiters.load(Ordering::Relaxed) == 0 {
+                return;
+            }
+        }
+        let c = line.waiters.swap(0, Ordering::SeqCst);
+        if c != 0 {
+            line.futex.fetch_add(1, Ordering::SeqCst);
+            sys::futex_wake(&line.futex, c.min(i32::MAX as u32) as i32);
         }
     }
 
     fn wake_all(&self) {
         for line in [&self.head, &self.tail] {
+            line.waiters.swap(0, Ordering::SeqCst);
             line.futex.fetch_add(1, Ordering::SeqCst);
             sys::futex_wake(&line.futex, i32::MAX);
         }
@@ -602,8 +653,9 @@ impl<T: Copy, const N: usize> Ring<T, N> {
         true
     }
 
-    /// Sleeps on `line`'s futex (registered in its waiter count) unless `recheck` succeeds
-    /// after registering. Returns `recheck`'s result if it had one.
+    /// Sleeps on `line`'s futex unless `recheck` succeeds after registering in the line's
+    /// waiter count (a registration is never taken back: the next waker clears it, a stale one
+    /// only costs that waker a wake-up call). Returns `recheck`'s result if it had one.
     fn sleep_on<R>(
         &self,
         line: &RingLine,
@@ -611,12 +663,21 @@ impl<T: Copy, const N: usize> Ring<T, N> {
         recheck: impl FnOnce() -> Option<R>,
     ) -> Option<R> {
         line.waiters.fetch_add(1, Ordering::SeqCst);
+        // Every thread of every registered process passes a full barrier during this call, so
+        // a waker that read the registrations with a plain load before it also made its `seq`
+        // store visible before it (the re-check sees it), and one that reads them after it sees
+        // this registration. Without the barrier (not available here) a registered waker could
+        // miss us: nap at most 1 ms then.
+        let nap = if sys::membarrier(sys::MEMBARRIER_CMD_GLOBAL_EXPEDITED) {
+            nap
+        } else {
+            nap.min(Duration::from_millis(1))
+        };
         let f = line.futex.load(Ordering::SeqCst);
         let r = recheck();
         if r.is_none() {
             let _ = sys::futex_wait(&line.futex, f, Some(nap));
         }
-        line.waiters.fetch_sub(1, Ordering::SeqCst);
         r
     }
 
@@ -626,7 +687,7 @@ impl<T: Copy, const N: usize> Ring<T, N> {
         loop {
             let b = match self.push_once(v) {
                 Attempt::Done(()) => {
-                    self.wake_consumers(1);
+                    self.wake_consumers();
                     return Ok(());
                 }
                 Attempt::Closed => return Err(PushTimeoutError::Closed(v)),
@@ -653,7 +714,7 @@ impl<T: Copy, const N: usize> Ring<T, N> {
             });
             match done {
                 Some(Ok(())) => {
-                    self.wake_consumers(1);
+                    self.wake_consumers();
                     return Ok(());
                 }
                 Some(Err(())) => return Err(PushTimeoutError::Closed(v)),
@@ -671,7 +732,7 @@ impl<T: Copy, const N: usize> Ring<T, N> {
         loop {
             let b = match self.pop_once() {
                 Attempt::Done(v) => {
-                    self.wake_producers(1);
+                    self.wake_producers();
                     return Ok(v);
                 }
                 Attempt::Closed => return Err(PopTimeoutError::Closed),
@@ -693,18 +754,13 @@ impl<T: Copy, const N: usize> Ring<T, N> {
             let got = self.sleep_on(&self.tail, nap, || match self.pop_once() {
                 Attempt::Done(v) => Some(Some(v)),
                 Attempt::Closed => Some(None),
-                Attempt::Blocked(_) if self.meta.closed.load(Ordering::SeqCst) != 0 => {
-                    Some(None)
-                }
+                Attempt::Blocked(_) if self.meta.closed.load(Ordering::SeqCst) != 0 => Some(None),
                 Attempt::Blocked(_) => None,
             });
-            match got {
-                Some(Some(v)) => {
-                    self.wake_producers(1);
-                    return Ok(v);
-                }
-                // Closed: re-checked properly at the top of the loop.
-                Some(None) | None => {}
+            // (Closed: re-checked properly at the top of the loop.)
+            if let Some(Some(v)) = got {
+                self.wake_producers();
+                return Ok(v);
             }
             if backoff.expired() && !self.drained_and_closed() {
                 return Err(PopTimeoutError::Timeout);
@@ -720,6 +776,7 @@ impl<T: Copy, const N: usize> Ring<T, N> {
             return false;
         }
         let mut p = self.head.pos.load(Ordering::SeqCst);
+        let give_up_at = p.wrapping_add(N as u64 + MAX_SKIP);
         loop {
             let (_, slot) = self.slot(p);
             let s = slot.seq.load(Ordering::SeqCst);
@@ -741,6 +798,9 @@ impl<T: Copy, const N: usize> Ring<T, N> {
                 }
             }
             p = p.wrapping_add(1); // p taken or given up: look at the next one
+            if p == give_up_at {
+                return false; // only a corrupted ring gets here
+            }
         }
     }
 
@@ -764,7 +824,7 @@ impl<T: Copy, const N: usize> Ring<T, N> {
         loop {
             match self.push_once(v) {
                 Attempt::Done(()) => {
-                    self.wake_consumers(1);
+                    self.wake_consumers();
                     return Ok(());
                 }
                 Attempt::Closed => return Err(TryPushError::Closed(v)),
@@ -809,7 +869,7 @@ impl<T: Copy, const N: usize> Ring<T, N> {
         loop {
             match self.pop_once() {
                 Attempt::Done(v) => {
-                    self.wake_producers(1);
+                    self.wake_producers();
                     return Ok(v);
                 }
                 Attempt::Closed => return Err(TryPopError::Closed),
@@ -861,7 +921,7 @@ impl<T: Copy, const N: usize> Ring<T, N> {
             // Full: announce what went in, then wait for room (the blocking push announces
             // its own item).
             if unannounced > 0 {
-                self.wake_consumers(unannounced);
+                self.wake_consumers();
                 unannounced = 0;
             }
             if self.push_until(items[n], None).is_err() {
@@ -870,7 +930,7 @@ impl<T: Copy, const N: usize> Ring<T, N> {
             n += 1;
         }
         if unannounced > 0 {
-            self.wake_consumers(unannounced);
+            self.wake_consumers();
         }
         if n == 0 && !items.is_empty() {
             return Err(Closed);
@@ -911,11 +971,11 @@ impl<T: Copy, const N: usize> Ring<T, N> {
                 }
             }
             if more > 0 {
-                self.wake_producers(more);
+                self.wake_producers();
             }
             return Ok(1 + more);
         }
-        self.wake_producers(n);
+        self.wake_producers();
         Ok(n)
     }
 
@@ -1229,6 +1289,39 @@ mod tests {
         for i in 0..4 {
             assert_eq!(r.try_pop(), Ok(10 + i));
         }
+    }
+
+    #[test]
+    fn tid_cache_is_refreshed_after_fork() {
+        let parent = my_tid();
+        assert_eq!(parent, sys::gettid());
+        // SAFETY: the child only calls async-signal-safe code paths (a thread-local read, the
+        // gettid system call) and leaves with `_exit`, never returning into the test harness.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let ok = my_tid() == sys::gettid() && my_tid() != parent;
+            // SAFETY: `_exit` ends the forked child at once, without running any destructor.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY: `pid` is our child; `status` is a valid out-pointer.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    }
+
+    #[test]
+    fn garbage_sequence_numbers_only_block() {
+        let r = new_ring::<u64, 4>();
+        for s in r.slots.iter() {
+            s.seq.store(1 << 40, Ordering::Relaxed); // "a much later lap" everywhere
+        }
+        assert!(r.push_timeout(1, Duration::from_millis(20)).is_err());
+        assert_eq!(
+            r.pop_timeout(Duration::from_millis(20)),
+            Err(PopTimeoutError::Timeout)
+        );
+        assert_eq!(r.try_pop(), Err(TryPopError::Empty));
     }
 
     #[test]

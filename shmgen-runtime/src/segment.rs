@@ -10,7 +10,10 @@
 //! visible half-built, and of two processes racing to create one name exactly one wins.
 //!
 //! # Opening
-//! `open` checks, in order: a regular file of at least 128 bytes, the magic, the header version,
+//! `open` checks, in order: a regular file (never following a symbolic link), owned by this
+//! process's user ([`SegmentOptions::allow_foreign_owner`] to accept another), granting no
+//! permission beyond [`SegmentOptions::mode`] (default `0o600`), of at least 128 bytes; the
+//! magic, the header version,
 //! the state (waiting a bounded time for "ready", failing at once if the creator died), the
 //! root struct's name, version, fingerprint and size, and finally that the file is as large as
 //! the header and the layout need. Every failure is an [`Error`] naming the segment and, for
@@ -24,9 +27,18 @@
 //! # Trust
 //! Every process mapping a segment is trusted to follow the protocol: shared memory cannot stop
 //! another process from scribbling over a lock's bytes or storing `2` in a `bool`. The runtime
-//! checks what it can (sizes, alignment, the header) and never reads outside the mapping, but
-//! does not defend against a hostile process that has the segment mapped read-write, nor
-//! against a file shrunk (`ftruncate`) after it was mapped (that raises `SIGBUS`).
+//! checks what it can (file type, owner, mode, sizes, alignment, the header) and never reads
+//! outside the mapping, but does not defend against a hostile process that has the segment
+//! mapped read-write, nor against a file shrunk (`ftruncate`) after it was mapped (that raises
+//! `SIGBUS`; [`Segment::check_size`] detects it beforehand). `docs/SECURITY.md` has the whole
+//! threat model.
+//!
+//! # Crashes during start-up
+//! A creator that dies before `link()` leaves only its temporary file
+//! ([`remove_dead_temporaries`] removes it); one that dies after leaves a whole segment. A
+//! non-ready segment found under the final name with a dead creator (never left by this
+//! protocol) is refused by `open` ([`Error::CreatorDied`]) and replaced by `open_or_create`
+//! under the conditions [`SegmentOptions::open_or_create`] lists.
 
 use core::marker::PhantomData;
 use core::ops::Deref;
@@ -398,7 +410,8 @@ pub fn remove_dead_temporaries(name: Option<&str>) -> Result<Vec<TempFile>> {
     if let Some(n) = name {
         validate_name(n)?;
     }
-    let dir = std::fs::read_dir(SHM_DIR).map_err(|e| io_err(label, format!("read {SHM_DIR}"), e))?;
+    let dir =
+        std::fs::read_dir(SHM_DIR).map_err(|e| io_err(label, format!("read {SHM_DIR}"), e))?;
     let euid = sys::geteuid();
     let mut removed = Vec::new();
     for entry in dir.flatten() {
@@ -419,7 +432,13 @@ pub fn remove_dead_temporaries(name: Option<&str>) -> Result<Vec<TempFile>> {
         match sys::unlink(&path) {
             Ok(()) => removed.push(t),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => return Err(io_err(label, format!("unlink {SHM_DIR}/{}", t.file_name), e)),
+            Err(e) => {
+                return Err(io_err(
+                    label,
+                    format!("unlink {SHM_DIR}/{}", t.file_name),
+                    e,
+                ))
+            }
         }
     }
     Ok(removed)
@@ -759,7 +778,8 @@ impl<'a, T: SharedLayout> SegmentOptions<'a, T> {
 }
 
 /// A mapped shared-memory segment holding a `T`. Derefs to `&T`; unmaps on drop (and removes
-/// the name too if [`SegmentOptions::unlink_on_drop`] was set).
+/// the name too if [`SegmentOptions::unlink_on_drop`] was set). Keeps the file open (one
+/// descriptor, close-on-exec) for [`Segment::check_size`].
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering};
@@ -1211,8 +1231,7 @@ fn open_segment<T: SharedLayout>(name: &str, checks: &OpenChecks) -> Result<Segm
     let (payload_offset, _) = check_type::<T>()?;
     let timeout = checks.timeout;
     let path = shm_path(name);
-    let fd =
-        sys::open(&path, OPEN_FLAGS, 0).map_err(|e| open_error(name, e))?;
+    let fd = sys::open(&path, OPEN_FLAGS, 0).map_err(|e| open_error(name, e))?;
     let info = sys::fstat(&fd).map_err(|e| io_err(name, format!("fstat {SHM_DIR}/{name}"), e))?;
     check_file(name, &info, checks)?;
     let header_size = abi::HEADER_SIZE as u64;

@@ -590,31 +590,6 @@ pub(crate) unsafe fn mutex_unlock(m: *mut libc::pthread_mutex_t) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pid_alive_works() {
-        assert!(pid_alive(getpid()));
-        assert!(!pid_alive(0));
-        assert!(!pid_alive(u32::MAX));
-    }
-
-    #[test]
-    fn futex_times_out() {
-        let w = AtomicU32::new(0);
-        let t = std::time::Instant::now();
-        let mut r = FutexWait::Retry;
-        while r == FutexWait::Retry && t.elapsed() < Duration::from_secs(2) {
-            r = futex_wait(&w, 0, Some(Duration::from_millis(20)));
-        }
-        assert_eq!(r, FutexWait::TimedOut);
-        // A mismatching value returns at once.
-        assert_eq!(futex_wait(&w, 1, None), FutexWait::Retry);
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Thread ids (used by `Ring` to name the claimer of a slot)
 // ---------------------------------------------------------------------------------------------
@@ -652,4 +627,42 @@ pub(crate) fn thread_gone(tid: u32) -> bool {
         return false;
     };
     matches!(stat.get(close + 2), Some(b'Z' | b'X'))
+}
+
+/// `membarrier(2)` commands used by `Ring`.
+pub(crate) const MEMBARRIER_CMD_GLOBAL_EXPEDITED: libc::c_int = 1 << 1;
+/// Registers the calling process for [`MEMBARRIER_CMD_GLOBAL_EXPEDITED`] barriers.
+pub(crate) const MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED: libc::c_int = 1 << 2;
+
+/// `membarrier(cmd, 0)`; `true` on success.
+pub(crate) fn membarrier(cmd: libc::c_int) -> bool {
+    // SAFETY: membarrier takes two integers (command, flags) and no memory; an unsupported
+    // command fails with EINVAL/ENOSYS, which we report as `false`.
+    let r = unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0 as libc::c_int) };
+    r == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_alive_works() {
+        assert!(pid_alive(getpid()));
+        assert!(!pid_alive(0));
+        assert!(!pid_alive(u32::MAX));
+    }
+
+    #[test]
+    fn futex_times_out() {
+        let w = AtomicU32::new(0);
+        let t = std::time::Instant::now();
+        let mut r = FutexWait::Retry;
+        while r == FutexWait::Retry && t.elapsed() < Duration::from_secs(2) {
+            r = futex_wait(&w, 0, Some(Duration::from_millis(20)));
+        }
+        assert_eq!(r, FutexWait::TimedOut);
+        // A mismatching value returns at once.
+        assert_eq!(futex_wait(&w, 1, None), FutexWait::Retry);
+    }
 }

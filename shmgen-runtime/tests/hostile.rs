@@ -143,17 +143,29 @@ fn symlinks_are_refused_never_followed() {
     let target = TestName::new("symlink-target");
     fresh(&target);
     // To a valid segment, to a plain file elsewhere, and dangling.
-    for to in [target.path(), "/etc/hostname".into(), "/dev/shm/no-such-file-xyz".into()] {
+    for to in [
+        target.path(),
+        "/etc/hostname".into(),
+        "/dev/shm/no-such-file-xyz".into(),
+    ] {
         let _ = std::fs::remove_file(name.path());
         std::os::unix::fs::symlink(&to, name.path()).unwrap();
         let e = open_err(&name);
         assert!(
-            matches!(e, Error::NotRegularFile { what: "a symbolic link", .. }),
+            matches!(
+                e,
+                Error::NotRegularFile {
+                    what: "a symbolic link",
+                    ..
+                }
+            ),
             "{to}: {e:?}"
         );
         assert!(
-            e.to_string()
-                .contains(&format!("/dev/shm/{} is a symbolic link, not a regular file", &*name)),
+            e.to_string().contains(&format!(
+                "/dev/shm/{} is a symbolic link, not a regular file",
+                &*name
+            )),
             "{e}"
         );
         // open_or_create neither follows it nor creates through it.
@@ -181,8 +193,14 @@ fn fifos_and_sockets_are_refused_without_blocking() {
     assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
     let t = Instant::now();
     let e = open_err(&name);
-    assert!(t.elapsed() < Duration::from_secs(2), "open blocked on a FIFO");
-    assert!(matches!(e, Error::NotRegularFile { what: "a FIFO", .. }), "{e:?}");
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "open blocked on a FIFO"
+    );
+    assert!(
+        matches!(e, Error::NotRegularFile { what: "a FIFO", .. }),
+        "{e:?}"
+    );
     assert!(matches!(
         segment::inspect(&name),
         Err(Error::NotRegularFile { .. })
@@ -380,15 +398,7 @@ fn payload_offsets_and_sizes_outside_the_mapping_are_refused() {
     let name = TestName::new("offsets");
     fresh(&name);
     let good_offset = abi::payload_offset(align_of::<Small>()) as u64;
-    for off in [
-        0,
-        8,
-        good_offset + 8,
-        4096,
-        1 << 40,
-        u64::MAX - 7,
-        u64::MAX,
-    ] {
+    for off in [0, 8, good_offset + 8, 4096, 1 << 40, u64::MAX - 7, u64::MAX] {
         put_u64(&name, header::PAYLOAD_OFFSET, off);
         let e = open_err(&name);
         assert!(
@@ -423,13 +433,22 @@ fn wrong_magic_version_state_and_root_name_are_refused() {
     let name = TestName::new("magic2");
     // All zeros, exactly one header long.
     write_private(&name, &[0u8; 128]);
-    assert!(matches!(open_err(&name), Error::BadMagic { found: [0, 0, 0, 0, 0, 0, 0, 0], .. }));
+    assert!(matches!(
+        open_err(&name),
+        Error::BadMagic {
+            found: [0, 0, 0, 0, 0, 0, 0, 0],
+            ..
+        }
+    ));
     // Almost the magic: the version byte differs.
     fresh(&name);
     rw(&name).write_at(b"SHMGEN\0\x02", 0).unwrap();
     let e = open_err(&name);
     assert!(matches!(e, Error::BadMagic { .. }), "{e:?}");
-    assert!(e.to_string().contains("[53, 48, 4d, 47, 45, 4e, 00, 02]"), "{e}");
+    assert!(
+        e.to_string().contains("[53, 48, 4d, 47, 45, 4e, 00, 02]"),
+        "{e}"
+    );
 
     // Header versions other than 1.
     for v in [0, 2, u32::MAX] {
@@ -446,7 +465,11 @@ fn wrong_magic_version_state_and_root_name_are_refused() {
         put_u32(&name, header::STATE, st);
         let t = Instant::now();
         let e = open_err(&name);
-        assert!(t.elapsed() < Duration::from_millis(150), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_millis(150),
+            "{:?}",
+            t.elapsed()
+        );
         assert!(
             matches!(&e, Error::CorruptHeader { detail, .. }
                 if detail == &format!("state is {st}, neither 0 (initialising) nor 1 (ready)")),
@@ -473,10 +496,17 @@ fn wrong_magic_version_state_and_root_name_are_refused() {
     rw(&name).write_at(&[0xff, 0xfe, b'S'], 64).unwrap();
     let e = open_err(&name);
     assert!(matches!(e, Error::LayoutMismatch { .. }), "{e:?}");
-    assert!(e.to_string().contains("holds \u{fffd}\u{fffd}Sll v1"), "{e}");
+    assert!(
+        e.to_string().contains("holds \u{fffd}\u{fffd}Sll v1"),
+        "{e}"
+    );
     rw(&name).write_at(&[b'x'; 64], 64).unwrap();
     let e = open_err(&name);
-    assert!(e.to_string().contains(&format!("holds {} v1", "x".repeat(64))), "{e}");
+    assert!(
+        e.to_string()
+            .contains(&format!("holds {} v1", "x".repeat(64))),
+        "{e}"
+    );
     assert!(segment::inspect(&name).is_ok());
 }
 
@@ -513,7 +543,10 @@ fn bad_names_are_refused_by_every_entry_point() {
         };
         check(Segment::<Small>::create(bad).map(drop), "create");
         check(Segment::<Small>::open(bad).map(drop), "open");
-        check(Segment::<Small>::open_or_create(bad).map(drop), "open_or_create");
+        check(
+            Segment::<Small>::open_or_create(bad).map(drop),
+            "open_or_create",
+        );
         check(segment::remove(bad), "remove");
         check(segment::inspect(bad).map(drop), "inspect");
         check(
@@ -522,7 +555,11 @@ fn bad_names_are_refused_by_every_entry_point() {
         );
     }
     // The limit itself is fine.
-    let max = format!("{}-{}", "m".repeat(200 - 12), &format!("{:011}", std::process::id())[..11]);
+    let max = format!(
+        "{}-{}",
+        "m".repeat(200 - 12),
+        &format!("{:011}", std::process::id())[..11]
+    );
     assert_eq!(max.len(), 200);
     let seg = Segment::<Small>::options()
         .unlink_on_drop(true)
@@ -547,10 +584,20 @@ fn a_file_shrunk_after_mapping() {
     // Shrunk to the header: new opens are refused cleanly, and check_size notices.
     f.set_len(128).unwrap();
     let e = open_err(&name);
-    assert!(matches!(e, Error::Truncated { file_size: 128, .. }), "{e:?}");
+    assert!(
+        matches!(e, Error::Truncated { file_size: 128, .. }),
+        "{e:?}"
+    );
     let e = seg.check_size().unwrap_err();
     assert!(
-        matches!(e, Error::Truncated { file_size: 128, needed: 4096, .. }),
+        matches!(
+            e,
+            Error::Truncated {
+                file_size: 128,
+                needed: 4096,
+                ..
+            }
+        ),
         "{e:?}"
     );
     assert!(e.to_string().contains("shrunk after it was mapped"), "{e}");
@@ -649,7 +696,10 @@ fn randomly_corrupted_headers_never_panic_or_hang() {
                 assert!(!e.to_string().is_empty());
                 refused += 1;
             }
-            Err(_) => panic!("open panicked on header {:02x?}", &bytes[..bytes.len().min(128)]),
+            Err(_) => panic!(
+                "open panicked on header {:02x?}",
+                &bytes[..bytes.len().min(128)]
+            ),
         }
     }
     assert!(start.elapsed() < Duration::from_secs(120));

@@ -211,7 +211,12 @@ fn crowd(tag: &str, producers: u32, consumers: usize, total: u64, batch: usize) 
     let outs: Vec<String> = (0..consumers).map(|i| out_file(tag, i)).collect();
     let cs: Vec<Child> = outs
         .iter()
-        .map(|o| spawn("crowd-consumer", &[name.0.clone(), o.clone(), batch.to_string()]))
+        .map(|o| {
+            spawn(
+                "crowd-consumer",
+                &[name.0.clone(), o.clone(), batch.to_string()],
+            )
+        })
         .collect();
     let ps: Vec<Child> = (0..producers)
         .map(|i| {
@@ -236,7 +241,11 @@ fn crowd(tag: &str, producers: u32, consumers: usize, total: u64, batch: usize) 
     }
     // Multiset check: every id exactly once.
     let mut all: Vec<u64> = outs.iter().flat_map(|o| read_u64s(o)).collect();
-    assert_eq!(all.len() as u64, per * producers as u64, "lost or duplicated");
+    assert_eq!(
+        all.len() as u64,
+        per * producers as u64,
+        "lost or duplicated"
+    );
     all.sort_unstable();
     for (i, &id) in all.iter().enumerate() {
         assert_eq!(id, i as u64, "id {i} missing or duplicated");
@@ -348,7 +357,7 @@ fn consumer_killed_mid_pop(advance: bool) {
     }
     let pos = kill_mid_operation(&seg, &name, "pop", advance);
     assert_eq!(pos, 0); // the victim took item 0 with it
-    // The ring is "full" with the victim's slot stuck; producers must repair it to go on.
+                        // The ring is "full" with the victim's slot stuck; producers must repair it to go on.
     let got: Vec<u64> = (0..3)
         .map(|_| r.pop_timeout(Duration::from_secs(10)).unwrap())
         .collect();
@@ -382,7 +391,10 @@ fn sleeping_consumer_recovers_from_dead_producer() {
     let _ = kill_mid_operation(&seg, &name, "push", true);
     // Another process pushes 1..=200 through the ring while we pop.
     seg.ready.store(0, Ordering::SeqCst);
-    let p = spawn("stream-producer", &[name.0.clone(), "1".into(), "201".into()]);
+    let p = spawn(
+        "stream-producer",
+        &[name.0.clone(), "1".into(), "201".into()],
+    );
     let got: Vec<u64> = (0..200)
         .map(|_| r.pop_timeout(Duration::from_secs(20)).unwrap())
         .collect();
@@ -402,9 +414,15 @@ fn random_kills_do_not_wedge() {
         let base = (round + 1) * 1_000_000;
         let mut p = spawn(
             "stream-producer",
-            &[name.0.clone(), base.to_string(), (base + 900_000).to_string()],
+            &[
+                name.0.clone(),
+                base.to_string(),
+                (base + 900_000).to_string(),
+            ],
         );
-        wait_until(LONG, "producer start", || seg.ready.load(Ordering::SeqCst) == 1);
+        wait_until(LONG, "producer start", || {
+            seg.ready.load(Ordering::SeqCst) == 1
+        });
         // Pop for a while, then kill the producer at whatever point it is.
         let mut last = None;
         let stop = Instant::now() + Duration::from_millis(20 + 15 * round);
@@ -474,7 +492,13 @@ fn xlang_rust_to_python_million() {
     let name = TestName::new("ringrp");
     let seg = Segment::<Pipe>::create(&name).unwrap();
     let n = 1_000_000u64;
-    let c = spawn_python(&peer, "pipe-consumer", &name, Pipe::FINGERPRINT, &[n.to_string()]);
+    let c = spawn_python(
+        &peer,
+        "pipe-consumer",
+        &name,
+        Pipe::FINGERPRINT,
+        &[n.to_string()],
+    );
     wait_until(LONG, "python consumer start", || {
         seg.started.load(Ordering::SeqCst) == 1
     });
@@ -496,7 +520,13 @@ fn xlang_python_to_rust_million() {
     let name = TestName::new("ringpr");
     let seg = Segment::<Pipe>::create(&name).unwrap();
     let n = 1_000_000u64;
-    let p = spawn_python(&peer, "pipe-producer", &name, Pipe::FINGERPRINT, &[n.to_string()]);
+    let p = spawn_python(
+        &peer,
+        "pipe-producer",
+        &name,
+        Pipe::FINGERPRINT,
+        &[n.to_string()],
+    );
     let t = Instant::now();
     let mut expect = 0u64;
     loop {
@@ -531,7 +561,7 @@ fn xlang_four_by_four_mixed() {
         cs.push(if i % 2 == 0 {
             spawn("crowd-consumer", &[name.0.clone(), o.clone(), "1".into()])
         } else {
-            spawn_python(&peer, "crowd-consumer", &name, fp, &[o.clone()])
+            spawn_python(&peer, "crowd-consumer", &name, fp, std::slice::from_ref(o))
         });
     }
     let mut ps = Vec::new();

@@ -127,7 +127,11 @@ fn run_role(role: &str, args: &[String]) {
             seg.attached.fetch_add(1, Ordering::SeqCst);
             println!(
                 "RESULT {} {}",
-                if seg.is_creator() { "creator" } else { "opener" },
+                if seg.is_creator() {
+                    "creator"
+                } else {
+                    "opener"
+                },
                 seg.creator
             );
         }
@@ -146,7 +150,11 @@ fn run_role(role: &str, args: &[String]) {
                     Err(Error::NotFound { .. }) => absent += 1,
                     Err(e) => panic!("open failed: {e}"),
                 }
-                assert!(t.elapsed() < Duration::from_secs(2), "open took {:?}", t.elapsed());
+                assert!(
+                    t.elapsed() < Duration::from_secs(2),
+                    "open took {:?}",
+                    t.elapsed()
+                );
             }
             println!("RESULT {seen} {absent}");
         }
@@ -196,12 +204,19 @@ fn a_creator_dying_at_every_step_never_exposes_a_half_built_segment() {
         let temp = segment::parse_temp_name(&temps[0]).unwrap();
         assert_eq!((temp.segment.as_str(), temp.pid), (&*name, pid));
         let temp_md = std::fs::symlink_metadata(format!("/dev/shm/{}", temps[0])).unwrap();
-        assert_eq!(temp_md.mode() & 0o777, 0o600, "{point:?}: temporary file not private");
+        assert_eq!(
+            temp_md.mode() & 0o777,
+            0o600,
+            "{point:?}: temporary file not private"
+        );
 
         // ... and under the final name nothing before the link, a whole segment after it.
         let t = Instant::now();
         let opened = Segment::<Boot>::open(&name);
-        assert!(t.elapsed() < Duration::from_secs(1), "{point:?}: open waited");
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "{point:?}: open waited"
+        );
         if point == CrashPoint::AfterLink {
             let seg = opened.unwrap_or_else(|e| panic!("{point:?}: {e}"));
             check_whole(&seg);
@@ -219,7 +234,11 @@ fn a_creator_dying_at_every_step_never_exposes_a_half_built_segment() {
         // open_or_create recovers: creates a new segment, or opens the linked one.
         let seg = boot_options().open_or_create(&name).unwrap();
         check_whole(&seg);
-        assert_eq!(seg.is_creator(), point != CrashPoint::AfterLink, "{point:?}");
+        assert_eq!(
+            seg.is_creator(),
+            point != CrashPoint::AfterLink,
+            "{point:?}"
+        );
 
         // The dead creator's temporary file can be removed; nothing else is touched.
         let removed = segment::remove_dead_temporaries(Some(&name)).unwrap();
@@ -259,7 +278,10 @@ fn remove_dead_temporaries_spares_live_creators_and_other_files() {
     assert_eq!(removed[0].file_name, gone);
     assert_eq!(removed[0].pid, dead);
     for f in [&live, &other, &junk] {
-        assert!(std::fs::symlink_metadata(format!("/dev/shm/{f}")).is_ok(), "{f}");
+        assert!(
+            std::fs::symlink_metadata(format!("/dev/shm/{f}")).is_ok(),
+            "{f}"
+        );
     }
     let removed = segment::remove_dead_temporaries(Some(&format!("{}-other", &*name))).unwrap();
     assert_eq!(removed.len(), 1);
@@ -299,7 +321,10 @@ fn racing_creators_where_the_winner_may_die_at_any_step() {
                 if status.signal() == Some(libc::SIGKILL) {
                     continue; // the armed racer won and died
                 }
-                assert!(status.success(), "{point:?}: racer failed: {status:?} {out}");
+                assert!(
+                    status.success(),
+                    "{point:?}: racer failed: {status:?} {out}"
+                );
                 let line = out.lines().find(|l| l.starts_with("RESULT ")).unwrap();
                 let mut words = line.split(' ').skip(1);
                 if words.next() == Some("creator") {
@@ -399,8 +424,11 @@ fn a_half_initialised_segment_at_the_final_name_is_replaced_only_if_its_creator_
 
     // Dead creator, but not ours to judge: too permissive, or not a shmgen file at all.
     plant_half_initialised(&name, dead);
-    std::fs::set_permissions(name.path(), std::os::unix::fs::PermissionsExt::from_mode(0o666))
-        .unwrap();
+    std::fs::set_permissions(
+        name.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .unwrap();
     assert!(matches!(
         Segment::<Boot>::open_or_create(&name),
         Err(Error::TooPermissive { .. })
@@ -423,7 +451,10 @@ fn a_half_initialised_segment_at_the_final_name_is_replaced_only_if_its_creator_
     plant_half_initialised(&name, dead);
     let f = std::fs::File::open(name.path()).unwrap();
     // SAFETY: flock on an open descriptor; no memory is passed.
-    assert_eq!(unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) }, 0);
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) },
+        0
+    );
     let t = Instant::now();
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -453,7 +484,15 @@ fn many_processes_recovering_one_dead_half_initialised_segment_agree() {
         assert_eq!(creators, 1, "{outs:?}");
         let pids: std::collections::BTreeSet<_> = outs
             .iter()
-            .map(|o| o.lines().find(|l| l.starts_with("RESULT")).unwrap().split(' ').nth(2).unwrap().to_owned())
+            .map(|o| {
+                o.lines()
+                    .find(|l| l.starts_with("RESULT"))
+                    .unwrap()
+                    .split(' ')
+                    .nth(2)
+                    .unwrap()
+                    .to_owned()
+            })
             .collect();
         assert_eq!(pids.len(), 1, "{outs:?}");
         let seg = Segment::<Boot>::open(&name).unwrap();

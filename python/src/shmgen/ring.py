@@ -56,6 +56,9 @@ _U64_MASK = (1 << 64) - 1
 #: publishing and waking is survived (idle).
 BUSY_NAP = 0.010
 IDLE_NAP = 0.100
+#: Taken positions one attempt skips before reporting full/empty (only a corrupted ring gets
+#: there; it keeps timeouts working).
+MAX_SKIP = 1 << 16
 #: Attempts before sleeping (each one re-reads the ring; Python attempts cost about a
 #: microsecond), then ``sched_yield`` rounds.
 SPIN_TRIES = 8
@@ -94,9 +97,39 @@ def _new_state() -> Tuple[int, Any, Any, Any, Any]:
     return (BUSY | threading.get_native_id(), sv, _c_void_p(a + 8), _c_void_p(a + 16), buf)
 
 
+# membarrier(2): a sleeper issues MEMBARRIER_CMD_GLOBAL_EXPEDITED after registering, which puts
+# a full barrier into every running thread of every registered process; so wakers in a
+# registered process may check the sleep registrations with a plain load (FORMAT.md, *Waiting*).
+_SYS_MEMBARRIER = {"x86_64": 324, "amd64": 324, "aarch64": 283, "arm64": 283}.get(N.MACHINE)
+_MEMBARRIER_CMD_GLOBAL_EXPEDITED = 1 << 1
+_MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED = 1 << 2
+_sys = ctypes.PyDLL(None, use_errno=True)["syscall"]  # a private function object
+_sys.restype = ctypes.c_long
+_sys_blocking = ctypes.CDLL(None, use_errno=True)["syscall"]
+_sys_blocking.restype = ctypes.c_long
+
+
+def _membarrier(cmd: int) -> bool:
+    if _SYS_MEMBARRIER is None:  # pragma: no cover
+        return False
+    return bool(_sys(_SYS_MEMBARRIER, cmd, 0) == 0)
+
+
+#: Whether this process is registered (redone in forked children: registration is per process).
+_mb_registered = _membarrier(_MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED)
+
+
+def _global_barrier() -> bool:
+    """The sleeper's barrier; False when the kernel (or a seccomp filter) refuses it."""
+    if _SYS_MEMBARRIER is None:  # pragma: no cover
+        return False
+    return bool(_sys_blocking(_SYS_MEMBARRIER, _MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0) == 0)
+
+
 def _after_fork() -> None:
-    global _tls
+    global _tls, _mb_registered
     _tls = threading.local()  # new thread ids in the child
+    _mb_registered = _membarrier(_MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED)
 
 
 os.register_at_fork(after_in_child=_after_fork)
@@ -162,6 +195,18 @@ class _Ops:
         "put", "get", "put_nowait", "get_nowait", "put_many", "get_many", "qsize", "empty",
         "full", "close", "closed", "capacity",
     )
+    put: Callable[..., None]
+    get: Callable[..., Any]
+    put_nowait: Callable[[Any], None]
+    get_nowait: Callable[[], Any]
+    put_many: Callable[..., int]
+    get_many: Callable[..., List[Any]]
+    qsize: Callable[[], int]
+    empty: Callable[[], bool]
+    full: Callable[[], bool]
+    close: Callable[[], None]
+    closed: Callable[[], bool]
+    capacity: int
 
 
 def bind(ring: Any) -> _Ops:
@@ -229,27 +274,38 @@ def bind(ring: Any) -> _Ops:
     seq_vps = table(lambda i: c_void_p(seq_addr0 + i * slot_size))
 
     # -- items -------------------------------------------------------------------------------
-    simple = isinstance(item_t, type) and issubclass(item_t, ctypes._SimpleCData) and item_t._type_ in "bBhHiIlLqQfd?"
+    fmt: Any = getattr(item_t, "_type_", None)
+    simple = isinstance(item_t, type) and issubclass(item_t, ctypes._SimpleCData) and isinstance(fmt, str) and fmt in "bBhHiIlLqQfd?"
     encode: Optional[Callable[[Any], Any]] = None
+    check: Optional[Callable[[Any], None]] = None
+    item_set: Callable[[Any, Any], None]
+    item_get: Callable[[Any], Any]
     byte0 = first + item_off
     if simple and byte0 % item_size == 0 and slot_size % item_size == 0:
-        items = mvb.cast(item_t._type_)
+        items = mvb.cast(fmt)
         item0 = byte0 // item_size
         istep = slot_size // item_size
-        if item_t._type_ in "fd":
+        if fmt in "fd":
             encode = float
-        elif item_t._type_ == "?":
+        elif fmt == "?":
             encode = bool
         ikeys = table(lambda i: item0 + i * istep)
         item_set = items.__setitem__
         item_get = items.__getitem__
+        probe = memoryview(bytearray(item_size)).cast(fmt)
+
+        def check_scalar(x: Any) -> None:
+            """Raises now what writing ``x`` would raise (before waiting for a slot)."""
+            probe[0] = x
+
+        check = check_scalar
     else:
         from .types import _value_accessors  # lazily: types imports this module
 
         get_value, _, to_bytes = _value_accessors(item_t)
         is_struct = isinstance(item_t, type) and issubclass(item_t, ctypes.Structure)
 
-        def encode(x: Any) -> Any:  # type: ignore[misc]
+        def encode_bytes(x: Any) -> Any:
             if is_struct and isinstance(x, dict):
                 x = item_t(**x)
             b = to_bytes(x)
@@ -257,18 +313,22 @@ def bind(ring: Any) -> _Ops:
                 raise ValueError("item encodes to %d bytes, not %d" % (len(b), item_size))
             return b
 
+        encode = encode_bytes
         ikeys = table(lambda i: slice(byte0 + i * slot_size, byte0 + i * slot_size + item_size))
         item_set = mvb.__setitem__
         if is_struct or (isinstance(item_t, type) and issubclass(item_t, ctypes.Array) and not _is_textual(item_t)):
             from_copy = item_t.from_buffer_copy
 
-            def item_get(key: slice) -> Any:
+            def get_copy(key: slice) -> Any:
                 return from_copy(mvb, key.start)
 
+            item_get = get_copy
         else:
 
-            def item_get(key: slice) -> Any:
+            def get_text(key: slice) -> Any:
                 return get_value(addr + key.start)
+
+            item_get = get_text
 
     # -- the protocol ------------------------------------------------------------------------
 
@@ -287,6 +347,7 @@ def bind(ring: Any) -> _Ops:
         """None when pushed; False when the ring is closed; a _Block when full."""
         d = _tls.__dict__
         p = q[TAIL]  # a hint: every position below it is taken
+        limit = p + n + MAX_SKIP
         while True:
             i = p % n
             si = seqi[i]
@@ -299,11 +360,13 @@ def bind(ring: Any) -> _Ops:
                 sv = st[1]
                 sv[1] = f
                 sv[2] = w = st[0] | ((p & POS_MASK) << 32)
-                ok = gcas(8, seq_vps[i], st[2], st[3], _SC, _SC)
-                d["st"] = st
-                if not ok:
-                    continue  # look at the same position again
                 try:
+                    # Inside the try: an exception raised just after the CAS returned (by a
+                    # signal handler) must still give a successful claim up.
+                    ok = gcas(8, seq_vps[i], st[2], st[3], _SC, _SC)
+                    d["st"] = st
+                    if not ok:
+                        continue  # look at the same position again
                     if q[TAIL] <= p:
                         q[TAIL] = p + 1
                     if not _STRONG:
@@ -326,11 +389,14 @@ def bind(ring: Any) -> _Ops:
             if delta < 0:
                 return _Block(i, s)
             p += 1  # p is taken: try the next position
+            if p > limit:
+                return _Block(i, s)  # only a corrupted ring gets here
 
     def pop_once() -> Any:
         """The item, or a _Block when empty."""
         d = _tls.__dict__
         p = q[HEAD]  # a hint: every position below it is taken
+        limit = p + n + MAX_SKIP
         while True:
             i = p % n
             si = seqi[i]
@@ -343,11 +409,13 @@ def bind(ring: Any) -> _Ops:
                 sv = st[1]
                 sv[1] = fu
                 sv[2] = w = st[0] | BUSY_POP | ((p & POS_MASK) << 32)
-                ok = gcas(8, seq_vps[i], st[2], st[3], _SC, _SC)
-                d["st"] = st
-                if not ok:
-                    continue
                 try:
+                    # Inside the try: an exception raised just after the CAS returned (by a
+                    # signal handler) must still give a successful claim up.
+                    ok = gcas(8, seq_vps[i], st[2], st[3], _SC, _SC)
+                    d["st"] = st
+                    if not ok:
+                        continue  # look at the same position again
                     if q[HEAD] <= p:
                         q[HEAD] = p + 1
                     v = item_get(ikeys[i])
@@ -367,17 +435,26 @@ def bind(ring: Any) -> _Ops:
             if delta < 0:
                 return _Block(i, s)
             p += 1  # p is taken: try the next position
+            if p > limit:
+                return _Block(i, s)  # only a corrupted ring gets here
 
     # Waiter counts are "sleep registrations since the last wake-up": sleepers add 1 (and never
-    # take it back), wakers swap in 0 and wake that many.
+    # take it back), wakers swap in 0 and wake that many. In a process registered for global
+    # membarriers, a plain load first (the sleeper's barrier orders it against our seq store).
+    CW = 76 // 4  # consumers_asleep, u32 index in d32
+    PW = 12 // 4  # producers_asleep
+
     def wake_consumers() -> None:
-        # Dekker pairing with a sleeping consumer's "waiters += 1; re-check" (both SeqCst RMWs).
+        if _mb_registered and not d32[CW]:
+            return
         c = xchg32(consumers_waiting_vp, 0, _SC)
         if c:
             fetch_add32(not_empty_vp, 1, _SC)
             futex_wake(not_empty, c)
 
     def wake_producers() -> None:
+        if _mb_registered and not d32[PW]:
+            return
         c = xchg32(producers_waiting_vp, 0, _SC)
         if c:
             fetch_add32(not_full_vp, 1, _SC)
@@ -417,6 +494,7 @@ def bind(ring: Any) -> _Ops:
         if not is_closed():
             return False
         p = N.U64.raw_load(head_vp, _SC)
+        limit = p + n + MAX_SKIP
         while True:
             i = p % n
             s = N.U64.raw_load(c_void_p(seq_addr0 + i * slot_size), _SC)
@@ -433,11 +511,15 @@ def bind(ring: Any) -> _Ops:
                 if d == 0:
                     return False
             p += 1
+            if p > limit:
+                return False  # only a corrupted ring gets here
 
     def sleep_on(fut: int, fut_vp: Any, waiters_vp: Any, nap: float, recheck: Callable[[], Any]) -> Any:
         """Registers as a sleeper on futex ``fut``, re-checks, sleeps if the re-check found
         nothing (None); returns the re-check's result."""
         fetch_add32(waiters_vp, 1, _SC)  # never taken back: the next waker clears it
+        if not _global_barrier():
+            nap = min(nap, 0.001)  # a registered waker could miss us: nap briefly
         f = N.U32.raw_load(fut_vp, _SC)
         r = recheck()
         if r is None:
@@ -543,6 +625,7 @@ def bind(ring: Any) -> _Ops:
         # The fast path: push_once inlined (one attempt), then the wake-up check.
         d = _tls.__dict__
         p = q[TAIL]
+        limit = p + n + MAX_SKIP
         while True:
             i = p % n
             si = seqi[i]
@@ -555,11 +638,13 @@ def bind(ring: Any) -> _Ops:
                 sv = st[1]
                 sv[1] = f
                 sv[2] = w = st[0] | ((p & POS_MASK) << 32)
-                ok = gcas(8, seq_vps[i], st[2], st[3], _SC, _SC)
-                d["st"] = st
-                if not ok:
-                    continue
                 try:
+                    # Inside the try: an exception raised just after the CAS returned (by a
+                    # signal handler) must still give a successful claim up.
+                    ok = gcas(8, seq_vps[i], st[2], st[3], _SC, _SC)
+                    d["st"] = st
+                    if not ok:
+                        continue  # look at the same position again
                     if q[TAIL] <= p:
                         q[TAIL] = p + 1
                     if not _STRONG:
@@ -576,7 +661,9 @@ def bind(ring: Any) -> _Ops:
                 if closed:
                     give_up(si, i, w, p, TAIL)
                     raise RingClosed("put() on a closed ring")
-                # Dekker pairing with a sleeping consumer's "waiters += 1; re-check".
+                # Dekker pairing with a sleeping consumer's "waiters += 1; barrier; re-check".
+                if _mb_registered and not d32[CW]:
+                    return
                 c = xchg32(consumers_waiting_vp, 0, _SC)
                 if c:
                     fetch_add32(not_empty_vp, 1, _SC)
@@ -589,9 +676,13 @@ def bind(ring: Any) -> _Ops:
             if delta < 0:
                 break
             p += 1
+            if p > limit:
+                break  # only a corrupted ring gets here
         # Full (at this moment).
         if is_closed():
             raise RingClosed("put() on a closed ring")
+        if check is not None:
+            check(x)
         if not block:
             if s & BUSY and try_harder_push(x, _Block(i, s)):
                 return
@@ -624,6 +715,7 @@ def bind(ring: Any) -> _Ops:
         # The fast path: pop_once inlined (one attempt), then the wake-up check.
         d = _tls.__dict__
         p = q[HEAD]
+        limit = p + n + MAX_SKIP
         while True:
             i = p % n
             si = seqi[i]
@@ -636,11 +728,13 @@ def bind(ring: Any) -> _Ops:
                 sv = st[1]
                 sv[1] = fu
                 sv[2] = w = st[0] | BUSY_POP | ((p & POS_MASK) << 32)
-                ok = gcas(8, seq_vps[i], st[2], st[3], _SC, _SC)
-                d["st"] = st
-                if not ok:
-                    continue
                 try:
+                    # Inside the try: an exception raised just after the CAS returned (by a
+                    # signal handler) must still give a successful claim up.
+                    ok = gcas(8, seq_vps[i], st[2], st[3], _SC, _SC)
+                    d["st"] = st
+                    if not ok:
+                        continue  # look at the same position again
                     if q[HEAD] <= p:
                         q[HEAD] = p + 1
                     v = item_get(ikeys[i])
@@ -650,6 +744,8 @@ def bind(ring: Any) -> _Ops:
                 except BaseException:
                     give_up(si, i, w, p, HEAD)  # the item is lost, as for a dead consumer
                     raise
+                if _mb_registered and not d32[PW]:
+                    return v
                 c = xchg32(producers_waiting_vp, 0, _SC)
                 if c:
                     fetch_add32(not_full_vp, 1, _SC)
@@ -664,6 +760,8 @@ def bind(ring: Any) -> _Ops:
             if delta < 0:
                 break
             p += 1
+            if p > limit:
+                break  # only a corrupted ring gets here
         # Empty (at this moment).
         if drained_and_closed():
             raise RingClosed("get() on a closed, drained ring")
@@ -805,7 +903,7 @@ class RingOps:
         ops = d.get("_ring_ops_cache")
         if ops is None:
             ops = d["_ring_ops_cache"] = bind(self)
-        return ops  # type: ignore[no-any-return]
+        return ops
 
     def _bind_ring(self) -> None:
         """Installs the bound operations as instance attributes (skipping one call level)."""
@@ -838,23 +936,23 @@ class RingOps:
 
     def put_many(self, objs: Sequence[Any], timeout: Optional[float] = None) -> int:
         """Puts all of ``objs`` in order (one wake-up per batch); returns how many went in."""
-        return self._ring_ops().put_many(objs, timeout)  # type: ignore[no-any-return]
+        return self._ring_ops().put_many(objs, timeout)
 
     def get_many(self, max_items: int, block: bool = True, timeout: Optional[float] = None) -> List[Any]:
         """Up to ``max_items`` items (at least one, waiting like :meth:`get`)."""
-        return self._ring_ops().get_many(max_items, block, timeout)  # type: ignore[no-any-return]
+        return self._ring_ops().get_many(max_items, block, timeout)
 
     def qsize(self) -> int:
         """Approximate number of items."""
-        return self._ring_ops().qsize()  # type: ignore[no-any-return]
+        return self._ring_ops().qsize()
 
     def empty(self) -> bool:
         """Whether the ring is empty (a snapshot)."""
-        return self._ring_ops().empty()  # type: ignore[no-any-return]
+        return self._ring_ops().empty()
 
     def full(self) -> bool:
         """Whether the ring is full (a snapshot)."""
-        return self._ring_ops().full()  # type: ignore[no-any-return]
+        return self._ring_ops().full()
 
     def close(self) -> None:
         """Closes the ring for every process: puts fail; gets drain, then fail."""
@@ -863,7 +961,27 @@ class RingOps:
     @property
     def closed(self) -> bool:
         """Whether the ring was closed (by any process)."""
-        return self._ring_ops().closed()  # type: ignore[no-any-return]
+        return self._ring_ops().closed()
 
     def __len__(self) -> int:
-        return self._ring_ops().qsize()  # type: ignore[no-any-return]
+        return self._ring_ops().qsize()
+
+
+def _claim_and_abandon(ring: Any, pop: bool, advance: bool) -> Optional[int]:
+    """Test hook: claims the next slot of ``ring`` for a push (or a pop) the way ``put``/``get``
+    do, raises the tail (head) hint if ``advance``, and returns the position without finishing:
+    what a process killed in the middle of an operation leaves behind."""
+    t = type(ring)
+    n = int(t._capacity_)
+    K = 2 if n == 1 else 1
+    q = memoryview(ring).cast("B").cast("Q")
+    line = 0 if pop else 8
+    p = q[line]
+    a = ctypes.addressof(ring) + t._slots.offset + (p % n) * int(t._slot_size_)
+    expect = p * K + (1 if pop else 0)
+    w = BUSY | (BUSY_POP if pop else 0) | ((p & POS_MASK) << 32) | threading.get_native_id()
+    if not N.U64.raw_cas(_c_void_p(a), ctypes.byref(ctypes.c_uint64(expect)), ctypes.c_uint64(w), _SC, _SC):
+        return None
+    if advance and q[line] <= p:
+        q[line] = p + 1
+    return p

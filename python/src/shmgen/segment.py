@@ -422,6 +422,14 @@ def _reopen(struct: Any, name: str, mode: int = 0o600, allow_foreign_owner: bool
 # ---------------------------------------------------------------------------------------------
 
 
+def _creator_alive(pid: int) -> bool:
+    """Whether the creator pid read from a header names a live process. A pid that does not
+    fit a positive ``pid_t`` (0, or 2**31 and above, which a corrupt or hostile header may hold)
+    counts as dead, as in the Rust runtime, instead of making ``os.kill`` raise
+    ``OverflowError``."""
+    return 0 < pid <= 0x7FFFFFFF and N.pid_alive(pid)
+
+
 def _store_state(h: abi.Header, state: int) -> None:
     N.U32.store(ctypes.addressof(h) + abi.Header.state.offset, state, N.RELEASE)
 
@@ -635,7 +643,7 @@ def _check_and_wrap(struct: Any, name: str, mm: mmap.mmap, file_size: int, file_
             if state != abi.STATE_INITIALISING:
                 raise CorruptHeader("segment %r has a corrupt header: state is %d, neither 0 (initialising) nor 1 (ready)" % (name, state))
             pid = h.creator_pid
-            if not N.pid_alive(pid):
+            if not _creator_alive(pid):
                 raise CreatorDied(
                     "segment %r was left half-initialised: its creator (pid %d) died before it was ready; "
                     "remove it and create it again" % (name, pid)
@@ -748,7 +756,7 @@ def _remove_dead_half_initialised(name: str, checks: _Checks) -> None:
                 bytes(h.magic) == abi.MAGIC
                 and h.header_version == abi.HEADER_VERSION
                 and h.state == abi.STATE_INITIALISING
-                and not N.pid_alive(h.creator_pid)
+                and not _creator_alive(h.creator_pid)
             )
             try:
                 now = os.lstat(_path(name))

@@ -470,9 +470,10 @@ fn c_str(s: &str) -> String {
     out
 }
 
-/// Text safe inside a `/* */` comment.
+/// Text safe inside a `/* */` comment (`/*` inside one is a `-Wcomment` warning).
 fn comment_text(s: &str) -> String {
     s.replace("*/", "* /")
+        .replace("/*", "/ *")
         .chars()
         .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
         .collect()

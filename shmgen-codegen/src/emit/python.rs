@@ -271,7 +271,7 @@ fn struct_class(out: &mut String, set: &LayoutSet<'_>, n: &Names, s: &StructLayo
             );
         }
         for line in f.doc.trim().lines().filter(|l| !l.trim().is_empty()) {
-            let _ = writeln!(out, "        # {}", line.trim());
+            let _ = writeln!(out, "        # {}", comment_text(line.trim()));
         }
         let _ = writeln!(
             out,
@@ -598,6 +598,14 @@ fn py_str(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// Text safe on one `#` comment line: control characters (a lone `\r` would end the comment
+/// and make the rest of the line code; NUL is not allowed in Python source) become spaces.
+fn comment_text(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Text safe inside a `"""` docstring: backslashes and quotes escaped, control characters

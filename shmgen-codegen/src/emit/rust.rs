@@ -111,7 +111,13 @@ fn usize_lit(n: usize) -> Literal {
 
 fn doc_attrs(doc: &str) -> TokenStream {
     let lines = doc.lines().map(|l| {
-        let l = l.trim_end_matches('\r');
+        // Printed as `///` comments, where rustc refuses a bare CR; other control characters
+        // are no better in documentation.
+        let l: String = l
+            .trim_end_matches('\r')
+            .chars()
+            .map(|c| if c.is_control() && c != '\t' { ' ' } else { c })
+            .collect();
         if l.is_empty() {
             String::new()
         } else {
