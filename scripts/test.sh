@@ -24,6 +24,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
 cargo test --workspace --no-fail-fast 2>&1 | tee target/cargo-test.log
+echo "== fuzz targets over the committed corpus (bounded; stable toolchain)"
+cargo test --release --manifest-path fuzz/Cargo.toml 2>&1 | tee -a target/cargo-test.log
 if [ -d python/tests ]; then
     echo "== pytest"
     (cd python && PYTHONPATH="$PWD/src" "../$VENV/bin/python" -m pytest -q tests)

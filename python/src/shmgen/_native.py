@@ -294,7 +294,9 @@ _FENCE_WORD = ctypes.c_uint64(0)
 
 def pid_alive(pid: int) -> bool:
     """Whether a process with this pid exists (``kill(pid, 0)``; ``EPERM`` counts as alive)."""
-    if pid <= 0:
+    # Linux pids never exceed 2**22 (PID_MAX_LIMIT); a larger value (e.g. from a hostile header)
+    # names no process, and os.kill would raise OverflowError past 2**31 - 1.
+    if pid <= 0 or pid > 0x7FFF_FFFF:
         return False
     try:
         os.kill(pid, 0)
