@@ -17,12 +17,15 @@ ratios are baseline time / shmgen time (higher is better for shmgen).
 
     python3 python/bench_counter.py                 # 2 x 1,000,000, fork, best of 3
     python3 python/bench_counter.py -n 200000 --start-method spawn
+    python3 python/bench_counter.py --json          # one JSON line with every run's seconds
+                                                    # (what shmgen-bench, group (c), reads)
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import multiprocessing
 import os
 import sys
@@ -96,23 +99,25 @@ def main() -> None:
     ap.add_argument("-p", "--procs", type=int, default=2, help="processes (default 2)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each method; the best is reported (default 3)")
     ap.add_argument("--start-method", default="fork", choices=["fork", "spawn", "forkserver"])
+    ap.add_argument("--json", action="store_true", help="print one JSON line (every run's seconds per method) instead of the table")
     a = ap.parse_args()
     ctx = multiprocessing.get_context(a.start_method)
     total = a.procs * a.n
     name = "shmgen-bench-counter-%d" % os.getpid()
 
-    print(
-        "%d processes x %s increments (%s), best of %d; Python %s, %s, load average %.2f"
-        % (
-            a.procs,
-            format(a.n, ","),
-            a.start_method,
-            a.repeat,
-            sys.version.split()[0],
-            os.uname().machine,
-            os.getloadavg()[0],
+    if not a.json:
+        print(
+            "%d processes x %s increments (%s), best of %d; Python %s, %s, load average %.2f"
+            % (
+                a.procs,
+                format(a.n, ","),
+                a.start_method,
+                a.repeat,
+                sys.version.split()[0],
+                os.uname().machine,
+                os.getloadavg()[0],
+            )
         )
-    )
     times: Dict[str, List[float]] = {"value": [], "mutex": [], "atomic": []}
     seg = Counter.create(name)
     try:
@@ -137,6 +142,19 @@ def main() -> None:
     finally:
         seg.unlink()
         seg.close()
+
+    if a.json:
+        print(json.dumps({
+            "procs": a.procs,
+            "n": a.n,
+            "start_method": a.start_method,
+            "python": sys.version.split()[0],
+            "load_average": os.getloadavg()[0],
+            "value": times["value"],
+            "mutex": times["mutex"],
+            "atomic": times["atomic"],
+        }))
+        return
 
     base = min(times["value"])
     rows: List[Tuple[str, str, float]] = [

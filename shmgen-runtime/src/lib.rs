@@ -30,7 +30,7 @@ pub mod text;
 pub use align::*;
 pub use error::{Error, LayoutId};
 pub use layout::{Element, Field, SharedLayout};
-pub use ring::Ring;
+pub use ring::{Closed, PopTimeoutError, PushTimeoutError, Ring, TryPopError, TryPushError};
 pub use segment::{HeaderInfo, Segment, SegmentOptions};
 pub use sync::mutex::{
     LockResult, LockTimeoutError, Mutex, MutexGuard, OwnerDied, RMutex, RMutexGuard, TryLockError,

@@ -76,6 +76,8 @@ from .types import (
     verify_layout,
 )
 
+from .ring import RingClosed
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -112,6 +114,7 @@ __all__ = [
     "Pad",
     "Ref",
     "Ring",
+    "RingClosed",
     "RMutex",
     "Segment",
     "SegmentExists",
