@@ -270,6 +270,33 @@ pub struct MutexGuard<'a, T> {
 // fine when `T: Sync`, as for std's `MutexGuard`.
 unsafe impl<T: Sync> Sync for MutexGuard<'_, T> {}
 
+/// How a raw lock attempt becomes each method's result, for both guard types.
+fn lock_result<G>(status: LockStatus, guard: impl FnOnce() -> G) -> LockResult<G> {
+    match status {
+        LockStatus::OwnerDied => Err(OwnerDied::new(guard())),
+        _ => Ok(guard()),
+    }
+}
+
+fn try_lock_result<G>(status: LockStatus, guard: impl FnOnce() -> G) -> Result<G, TryLockError<G>> {
+    match status {
+        LockStatus::Locked => Ok(guard()),
+        LockStatus::OwnerDied => Err(TryLockError::OwnerDied(OwnerDied::new(guard()))),
+        _ => Err(TryLockError::WouldBlock),
+    }
+}
+
+fn timeout_result<G>(
+    status: LockStatus,
+    guard: impl FnOnce() -> G,
+) -> Result<G, LockTimeoutError<G>> {
+    match status {
+        LockStatus::Locked => Ok(guard()),
+        LockStatus::OwnerDied => Err(LockTimeoutError::OwnerDied(OwnerDied::new(guard()))),
+        _ => Err(LockTimeoutError::TimedOut),
+    }
+}
+
 impl<T> Mutex<T> {
     fn guard(&self) -> MutexGuard<'_, T> {
         MutexGuard {
@@ -290,10 +317,7 @@ impl<T> Mutex<T> {
     /// Only when the mutex's bytes in shared memory were broken by another program (glibc
     /// reports `ENOTRECOVERABLE` or `EINVAL`): there is no lock to go on with.
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        match self.raw.lock() {
-            LockStatus::OwnerDied => Err(OwnerDied::new(self.guard())),
-            _ => Ok(self.guard()),
-        }
+        lock_result(self.raw.lock(), || self.guard())
     }
 
     /// Takes the lock if nobody holds it, without waiting.
@@ -301,11 +325,7 @@ impl<T> Mutex<T> {
     /// # Panics
     /// As for [`lock`](Self::lock).
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T>, TryLockError<MutexGuard<'_, T>>> {
-        match self.raw.try_lock() {
-            LockStatus::Locked => Ok(self.guard()),
-            LockStatus::OwnerDied => Err(TryLockError::OwnerDied(OwnerDied::new(self.guard()))),
-            _ => Err(TryLockError::WouldBlock),
-        }
+        try_lock_result(self.raw.try_lock(), || self.guard())
     }
 
     /// Blocks until this thread holds the lock or `timeout` has elapsed (measured against
@@ -317,11 +337,7 @@ impl<T> Mutex<T> {
         &self,
         timeout: Duration,
     ) -> Result<MutexGuard<'_, T>, LockTimeoutError<MutexGuard<'_, T>>> {
-        match self.raw.lock_timeout(timeout) {
-            LockStatus::Locked => Ok(self.guard()),
-            LockStatus::OwnerDied => Err(LockTimeoutError::OwnerDied(OwnerDied::new(self.guard()))),
-            _ => Err(LockTimeoutError::TimedOut),
-        }
+        timeout_result(self.raw.lock_timeout(timeout), || self.guard())
     }
 
     /// The value, without locking: `&mut self` proves nobody else can reach it (used in a
@@ -387,19 +403,12 @@ impl<T> RMutex<T> {
     /// Blocks until this thread holds the lock; a thread that already holds it gets it again at
     /// once. Errors and panics as for [`Mutex::lock`].
     pub fn lock(&self) -> LockResult<RMutexGuard<'_, T>> {
-        match self.raw.lock() {
-            LockStatus::OwnerDied => Err(OwnerDied::new(self.guard())),
-            _ => Ok(self.guard()),
-        }
+        lock_result(self.raw.lock(), || self.guard())
     }
 
     /// Takes the lock if it is free or already held by this thread, without waiting.
     pub fn try_lock(&self) -> Result<RMutexGuard<'_, T>, TryLockError<RMutexGuard<'_, T>>> {
-        match self.raw.try_lock() {
-            LockStatus::Locked => Ok(self.guard()),
-            LockStatus::OwnerDied => Err(TryLockError::OwnerDied(OwnerDied::new(self.guard()))),
-            _ => Err(TryLockError::WouldBlock),
-        }
+        try_lock_result(self.raw.try_lock(), || self.guard())
     }
 
     /// Blocks until this thread holds the lock or `timeout` has elapsed.
@@ -407,11 +416,7 @@ impl<T> RMutex<T> {
         &self,
         timeout: Duration,
     ) -> Result<RMutexGuard<'_, T>, LockTimeoutError<RMutexGuard<'_, T>>> {
-        match self.raw.lock_timeout(timeout) {
-            LockStatus::Locked => Ok(self.guard()),
-            LockStatus::OwnerDied => Err(LockTimeoutError::OwnerDied(OwnerDied::new(self.guard()))),
-            _ => Err(LockTimeoutError::TimedOut),
-        }
+        timeout_result(self.raw.lock_timeout(timeout), || self.guard())
     }
 
     /// The value, without locking: `&mut self` proves nobody else can reach it.
