@@ -30,3 +30,5 @@ if [ -d python/tests ]; then
     echo "== pytest"
     (cd python && PYTHONPATH="$PWD/src" "../$VENV/bin/python" -m pytest -q tests)
 fi
+echo "== benchmark smoke test (quick mode; ratios printed, no thresholds asserted)"
+cargo run --release --quiet -p shmgen-bench -- --quick --no-iceoryx2 --out target/BENCHMARKS.quick.md

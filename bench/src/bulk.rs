@@ -52,17 +52,40 @@ pub fn child(args: &[String]) {
 
 /// Runs group (e).
 pub fn run(cfg: &Cfg, r: &mut Report) {
-    r.declare("e.rust", 'e', "shmgen from Rust: producer process writes data, event wakes consumer", Unit::GibPerSec);
-    r.declare("e.memcpy", 'e', "memcpy 64 MiB, private buffer to private buffer, 1 process", Unit::GibPerSec);
-    r.declare("e.numpy", 'e', "shmgen from Python: data.as_numpy()[:] = src, event wakes consumer", Unit::GibPerSec);
-    r.declare("e.queue", 'e', "multiprocessing.Queue.put(numpy array) until the consumer's get()", Unit::GibPerSec);
+    r.declare(
+        "e.rust",
+        'e',
+        "shmgen from Rust: producer process writes data, event wakes consumer",
+        Unit::GibPerSec,
+    );
+    r.declare(
+        "e.memcpy",
+        'e',
+        "memcpy 64 MiB, private buffer to private buffer, 1 process",
+        Unit::GibPerSec,
+    );
+    r.declare(
+        "e.numpy",
+        'e',
+        "shmgen from Python: data.as_numpy()[:] = src, event wakes consumer",
+        Unit::GibPerSec,
+    );
+    r.declare(
+        "e.queue",
+        'e',
+        "multiprocessing.Queue.put(numpy array) until the consumer's get()",
+        Unit::GibPerSec,
+    );
     let name = procs::seg_name("bulk");
     let seg = Segment::<Bulk>::options()
         .unlink_on_drop(true)
         .create(&name)
         .expect("create Bulk segment");
-    let child = procs::spawn("bulk-producer", &[name.clone()]);
-    assert!(seg.published.wait_timeout(Duration::from_secs(120)), "bulk producer did not start");
+    let child = procs::spawn("bulk-producer", std::slice::from_ref(&name));
+    assert!(
+        seg.published.wait_timeout(Duration::from_secs(120)),
+        "bulk producer did not start"
+    );
     let src: Vec<f64> = (0..ELEMS).map(|i| (i * 3) as f64).collect();
     let mut dst: Vec<f64> = vec![1.0; ELEMS];
     dst.copy_from_slice(&src); // touched
@@ -74,7 +97,10 @@ pub fn run(cfg: &Cfg, r: &mut Report) {
     for _ in 0..cfg.reps {
         seg.published.clear();
         seg.go.set();
-        assert!(seg.published.wait_timeout(Duration::from_secs(120)), "no publish");
+        assert!(
+            seg.published.wait_timeout(Duration::from_secs(120)),
+            "no publish"
+        );
         let t1 = procs::now_ns();
         let secs = (t1 - seg.t0.load(Ordering::SeqCst)) as f64 / 1e9;
         assert_eq!(seg.data[ELEMS - 1], (ELEMS - 1) as f64);
@@ -92,7 +118,9 @@ pub fn run(cfg: &Cfg, r: &mut Report) {
                         r.add("e.queue", BYTES / GIB / b);
                     }
                     _ => {
-                        let why = v["error"].as_str().map_or_else(|| format!("unexpected output {v}"), str::to_owned);
+                        let why = v["error"]
+                            .as_str()
+                            .map_or_else(|| format!("unexpected output {v}"), str::to_owned);
                         r.not_run("e.numpy", &why);
                         r.not_run("e.queue", &why);
                     }
@@ -109,9 +137,37 @@ pub fn run(cfg: &Cfg, r: &mut Report) {
     procs::reap(child, "bulk producer");
     drop(seg);
     let g = Some(Goal::AtLeast(0.8));
-    r.compare('e', "Rust: shmgen publish vs memcpy bandwidth", "e.rust", "e.memcpy", Ratio::Speedup, g);
-    r.compare('e', "Python: numpy view publish vs memcpy bandwidth", "e.numpy", "e.memcpy", Ratio::Speedup, g);
-    r.compare('e', "Python: numpy view publish vs multiprocessing.Queue.put", "e.numpy", "e.queue", Ratio::Speedup, Some(Goal::AtLeast(20.0)));
-    r.compare('e', "Rust: shmgen publish vs multiprocessing.Queue.put", "e.rust", "e.queue", Ratio::Speedup, Some(Goal::AtLeast(20.0)));
+    r.compare(
+        'e',
+        "Rust: shmgen publish vs memcpy bandwidth",
+        "e.rust",
+        "e.memcpy",
+        Ratio::Speedup,
+        g,
+    );
+    r.compare(
+        'e',
+        "Python: numpy view publish vs memcpy bandwidth",
+        "e.numpy",
+        "e.memcpy",
+        Ratio::Speedup,
+        g,
+    );
+    r.compare(
+        'e',
+        "Python: numpy view publish vs multiprocessing.Queue.put",
+        "e.numpy",
+        "e.queue",
+        Ratio::Speedup,
+        Some(Goal::AtLeast(20.0)),
+    );
+    r.compare(
+        'e',
+        "Rust: shmgen publish vs multiprocessing.Queue.put",
+        "e.rust",
+        "e.queue",
+        Ratio::Speedup,
+        Some(Goal::AtLeast(20.0)),
+    );
     r.note('e', "Ratio = shmgen GiB/s / baseline GiB/s (64 MiB / end-to-end seconds). shmgen rows: from the producer starting to write (CLOCK_MONOTONIC, stored in the segment) to the consumer woken by the `published` event. The consumer then reads the array in place: nothing is copied again.");
 }

@@ -10,10 +10,38 @@ use crate::{count, Cfg};
 /// Runs the Python rows of group (c) and the comparisons of the whole group.
 pub fn run(cfg: &Cfg, r: &mut Report) {
     let n = cfg.counter_n();
-    r.declare("c.value", 'c', &format!("Python, multiprocessing.Value + get_lock(): 2 x {} (total)", count(n)), Unit::Ms);
-    r.declare("c.py_mutex", 'c', &format!("Python, shmgen mutex field, with lock(): 2 x {} (total)", count(n)), Unit::Ms);
-    r.declare("c.py_atomic", 'c', &format!("Python, shmgen atomic field, add(1): 2 x {} (total)", count(n)), Unit::Ms);
-    let keys = [("value", "c.value"), ("mutex", "c.py_mutex"), ("atomic", "c.py_atomic")];
+    r.declare(
+        "c.value",
+        'c',
+        &format!(
+            "Python, multiprocessing.Value + get_lock(): 2 x {} (total)",
+            count(n)
+        ),
+        Unit::Ms,
+    );
+    r.declare(
+        "c.py_mutex",
+        'c',
+        &format!(
+            "Python, shmgen mutex field, with lock(): 2 x {} (total)",
+            count(n)
+        ),
+        Unit::Ms,
+    );
+    r.declare(
+        "c.py_atomic",
+        'c',
+        &format!(
+            "Python, shmgen atomic field, add(1): 2 x {} (total)",
+            count(n)
+        ),
+        Unit::Ms,
+    );
+    let keys = [
+        ("value", "c.value"),
+        ("mutex", "c.py_mutex"),
+        ("atomic", "c.py_atomic"),
+    ];
     match cfg.python.usable().and_then(|()| {
         cfg.python.counter(&[
             "-n".to_owned(),
@@ -42,9 +70,37 @@ pub fn run(cfg: &Cfg, r: &mut Report) {
             }
         }
     }
-    r.compare('c', "Python: atomic field vs multiprocessing.Value", "c.py_atomic", "c.value", Ratio::Speedup, Some(Goal::AtLeast(4.0)));
-    r.compare('c', "Python: mutex field vs multiprocessing.Value", "c.py_mutex", "c.value", Ratio::Speedup, Some(Goal::AtLeast(1.5)));
-    r.compare('c', "Rust: mutex field vs Python multiprocessing.Value", "c.rust_mutex", "c.value", Ratio::Speedup, None);
-    r.compare('c', "Rust: atomic field vs Python multiprocessing.Value", "c.rust_atomic", "c.value", Ratio::Speedup, None);
+    r.compare(
+        'c',
+        "Python: atomic field vs multiprocessing.Value",
+        "c.py_atomic",
+        "c.value",
+        Ratio::Speedup,
+        Some(Goal::AtLeast(4.0)),
+    );
+    r.compare(
+        'c',
+        "Python: mutex field vs multiprocessing.Value",
+        "c.py_mutex",
+        "c.value",
+        Ratio::Speedup,
+        Some(Goal::AtLeast(1.5)),
+    );
+    r.compare(
+        'c',
+        "Rust: mutex field vs Python multiprocessing.Value",
+        "c.rust_mutex",
+        "c.value",
+        Ratio::Speedup,
+        None,
+    );
+    r.compare(
+        'c',
+        "Rust: atomic field vs Python multiprocessing.Value",
+        "c.rust_atomic",
+        "c.value",
+        Ratio::Speedup,
+        None,
+    );
     r.note('c', "Ratio = multiprocessing.Value time / shmgen time (how many times faster). Python processes are forked and released together by a barrier; the time is from the first worker's start to the last one's end. Rust rows: group (a)/(b)'s contended runs (same counter, same count).");
 }

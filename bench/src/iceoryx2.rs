@@ -55,7 +55,7 @@ impl Peer {
         let exe = self.status.as_ref().map_err(Clone::clone)?;
         let mut c = Command::new(exe);
         c.args(args);
-        let out = run::run(c, Duration::from_secs(600))?;
+        let out = run::run(c, Duration::from_secs(330))?;
         let line = out
             .stdout
             .lines()

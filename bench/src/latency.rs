@@ -55,7 +55,10 @@ pub fn child(args: &[String]) {
                 seg.pong.try_push(v).expect("pong full");
             }
             "event" => {
-                assert!(seg.ping_set.wait_timeout(Duration::from_secs(120)), "no ping");
+                assert!(
+                    seg.ping_set.wait_timeout(Duration::from_secs(120)),
+                    "no ping"
+                );
                 seg.ping_set.clear();
                 seg.pong_set.set();
             }
@@ -69,7 +72,10 @@ fn run_once(seg: &Segment<Latency>, mode: &str, n: u64) -> (f64, f64) {
     seg.ready.store(0, Ordering::SeqCst);
     seg.ping_set.clear();
     seg.pong_set.clear();
-    let child = procs::spawn("echo", &[mode.to_owned(), seg.name().to_owned(), n.to_string()]);
+    let child = procs::spawn(
+        "echo",
+        &[mode.to_owned(), seg.name().to_owned(), n.to_string()],
+    );
     procs::wait_until("echo ready", Duration::from_secs(120), || {
         seg.ready.load(Ordering::SeqCst) != 0
     });
@@ -88,7 +94,10 @@ fn run_once(seg: &Segment<Latency>, mode: &str, n: u64) -> (f64, f64) {
             _ => {
                 seg.pong_set.clear();
                 seg.ping_set.set();
-                assert!(seg.pong_set.wait_timeout(Duration::from_secs(120)), "no pong");
+                assert!(
+                    seg.pong_set.wait_timeout(Duration::from_secs(120)),
+                    "no pong"
+                );
             }
         }
         rtt.push(t.elapsed().as_nanos() as f64 / 2.0);
@@ -104,12 +113,20 @@ pub fn run(cfg: &Cfg, r: &mut Report) {
         ("block", "shmgen ring, blocking pop (spin, then futex)"),
         ("poll", "shmgen ring, try_pop polling (spin, then yield)"),
         ("event", "shmgen Event set/wait (futex)"),
-        ("iox-spin", "iceoryx2 publish-subscribe, polling (spin, then yield)"),
+        (
+            "iox-spin",
+            "iceoryx2 publish-subscribe, polling (spin, then yield)",
+        ),
         ("iox-event", "iceoryx2 event, blocking listener"),
     ];
     for (k, label) in contenders {
         for p in ["p50", "p99"] {
-            r.declare(&format!("f.{k}.{p}"), 'f', &format!("{label}: {p}, {} round trips", count(n)), Unit::NsLatency);
+            r.declare(
+                &format!("f.{k}.{p}"),
+                'f',
+                &format!("{label}: {p}, {} round trips", count(n)),
+                Unit::NsLatency,
+            );
         }
     }
     if let Err(why) = cfg.peer.usable() {
@@ -146,11 +163,53 @@ pub fn run(cfg: &Cfg, r: &mut Report) {
     }
     drop(seg);
     let g = Some(Goal::AtMost(1.0));
-    r.compare('f', "p50: ring polling vs iceoryx2 polling", "f.poll.p50", "f.iox-spin.p50", Ratio::Cost, g);
-    r.compare('f', "p99: ring polling vs iceoryx2 polling", "f.poll.p99", "f.iox-spin.p99", Ratio::Cost, None);
-    r.compare('f', "p50: ring blocking pop vs iceoryx2 polling", "f.block.p50", "f.iox-spin.p50", Ratio::Cost, None);
-    r.compare('f', "p50: Event vs iceoryx2 event", "f.event.p50", "f.iox-event.p50", Ratio::Cost, g);
-    r.compare('f', "p99: Event vs iceoryx2 event", "f.event.p99", "f.iox-event.p99", Ratio::Cost, None);
-    r.compare('f', "p50: ring blocking pop vs iceoryx2 event", "f.block.p50", "f.iox-event.p50", Ratio::Cost, None);
+    r.compare(
+        'f',
+        "p50: ring polling vs iceoryx2 polling",
+        "f.poll.p50",
+        "f.iox-spin.p50",
+        Ratio::Cost,
+        g,
+    );
+    r.compare(
+        'f',
+        "p99: ring polling vs iceoryx2 polling",
+        "f.poll.p99",
+        "f.iox-spin.p99",
+        Ratio::Cost,
+        None,
+    );
+    r.compare(
+        'f',
+        "p50: ring blocking pop vs iceoryx2 polling",
+        "f.block.p50",
+        "f.iox-spin.p50",
+        Ratio::Cost,
+        None,
+    );
+    r.compare(
+        'f',
+        "p50: Event vs iceoryx2 event",
+        "f.event.p50",
+        "f.iox-event.p50",
+        Ratio::Cost,
+        g,
+    );
+    r.compare(
+        'f',
+        "p99: Event vs iceoryx2 event",
+        "f.event.p99",
+        "f.iox-event.p99",
+        Ratio::Cost,
+        None,
+    );
+    r.compare(
+        'f',
+        "p50: ring blocking pop vs iceoryx2 event",
+        "f.block.p50",
+        "f.iox-event.p50",
+        Ratio::Cost,
+        None,
+    );
     r.note('f', "Ratio = shmgen latency / iceoryx2 latency (below 1.00: shmgen is faster). One-way = round trip / 2, measured by the pinging parent around push+pop (or set+wait). Polling pairs with polling and blocking with blocking: a blocking wake-up costs a futex syscall and a reschedule.");
 }

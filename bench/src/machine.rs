@@ -74,7 +74,10 @@ pub fn now_utc() -> String {
 
 /// The first line `cmd --version` prints, if it runs.
 pub fn version_of(cmd: &str) -> Option<String> {
-    let out = std::process::Command::new(cmd).arg("--version").output().ok()?;
+    let out = std::process::Command::new(cmd)
+        .arg("--version")
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines().next().map(str::to_owned)
 }

@@ -16,6 +16,7 @@
 mod buildtime;
 mod bulk;
 mod counter;
+mod explain;
 mod iceoryx2;
 mod latency;
 mod locks;
@@ -54,7 +55,7 @@ impl Cfg {
     /// Increments per process in the counter of groups (a), (b), (c).
     pub fn counter_n(&self) -> u64 {
         if self.quick {
-            50_000
+            200_000
         } else {
             1_000_000
         }
@@ -112,7 +113,12 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "--python" => a.python = Some(PathBuf::from(value("--python")?)),
             "--reps" => {
                 let v = value("--reps")?;
-                a.reps = Some(v.parse().ok().filter(|&n: &usize| n >= 1).ok_or("--reps: a number >= 1")?);
+                a.reps = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|&n: &usize| n >= 1)
+                        .ok_or("--reps: a number >= 1")?,
+                );
             }
             "--only" => a.only = value("--only")?,
             "--bench" => {} // `cargo bench` passes it
@@ -164,7 +170,7 @@ fn main() {
     let load_start = machine::load();
     let cfg = Cfg {
         quick: args.quick,
-        reps: args.reps.unwrap_or(if args.quick { 3 } else { 5 }),
+        reps: args.reps.unwrap_or(if args.quick { 3 } else { 7 }),
         python: python::Python::detect(args.python.clone(), &root, &tmp.join("py")),
         peer: iceoryx2::Peer::detect(args.iceoryx2.clone(), args.no_iceoryx2, &root),
     };
@@ -205,8 +211,18 @@ fn main() {
             'a' => locks::run(&cfg, &mut r),
             'c' => {
                 if !args.only.contains('a') && !args.only.contains('b') {
-                    r.declare("c.rust_mutex", 'c', "Rust, shmgen mutex field (group a not run)", Unit::Ms);
-                    r.declare("c.rust_atomic", 'c', "Rust, shmgen atomic field (group b not run)", Unit::Ms);
+                    r.declare(
+                        "c.rust_mutex",
+                        'c',
+                        "Rust, shmgen mutex field (group a not run)",
+                        Unit::Ms,
+                    );
+                    r.declare(
+                        "c.rust_atomic",
+                        'c',
+                        "Rust, shmgen atomic field (group b not run)",
+                        Unit::Ms,
+                    );
                     r.not_run("c.rust_mutex", "--only without a/b");
                     r.not_run("c.rust_atomic", "--only without a/b");
                 }
@@ -229,9 +245,7 @@ fn main() {
     println!();
     println!("Every measurement (median over {} repetitions):", cfg.reps);
     print!("{}", report::render_measures_text(&r));
-    println!(
-        "load average: {load_start} at the start, {load_end} at the end; {took:.0} s in all"
-    );
+    println!("load average: {load_start} at the start, {load_end} at the end; {took:.0} s in all");
 
     if let Some(out) = &args.out {
         let md = markdown(&cfg, &r, &command, &date, &load_start, &load_end, took);
@@ -264,15 +278,37 @@ fn markdown(
     let _ = writeln!(s, "## Machine\n");
     let _ = writeln!(s, "| | |\n|---|---|");
     let _ = writeln!(s, "| CPU | {} |", machine::cpu_model());
-    let _ = writeln!(s, "| cores | {listed} listed in /proc/cpuinfo, {usable} usable by this process |");
+    let _ = writeln!(
+        s,
+        "| cores | {listed} listed in /proc/cpuinfo, {usable} usable by this process |"
+    );
     let _ = writeln!(s, "| kernel | {} |", machine::kernel());
-    let _ = writeln!(s, "| load average (1, 5, 15 min) | {load_start} at the start, {load_end} at the end |");
-    let loads: Vec<String> = r.loads.iter().map(|(g, l)| format!("({g}) {}", l.split_whitespace().next().unwrap_or("?"))).collect();
-    let _ = writeln!(s, "| 1-min load when each group started | {} |", loads.join(", "));
-    let _ = writeln!(s, "| rustc | {} |", machine::version_of("rustc").unwrap_or_else(|| "?".to_owned()));
+    let _ = writeln!(
+        s,
+        "| load average (1, 5, 15 min) | {load_start} at the start, {load_end} at the end |"
+    );
+    let loads: Vec<String> = r
+        .loads
+        .iter()
+        .map(|(g, l)| format!("({g}) {}", l.split_whitespace().next().unwrap_or("?")))
+        .collect();
+    let _ = writeln!(
+        s,
+        "| 1-min load when each group started | {} |",
+        loads.join(", ")
+    );
+    let _ = writeln!(
+        s,
+        "| rustc | {} |",
+        machine::version_of("rustc").unwrap_or_else(|| "?".to_owned())
+    );
     let _ = writeln!(s, "| Python | {} |", cfg.python.describe());
     let _ = writeln!(s, "| iceoryx2 peer | {} |", cfg.peer.describe());
-    let _ = writeln!(s, "| repetitions | {} of every contender, interleaved; the tables show medians |", cfg.reps);
+    let _ = writeln!(
+        s,
+        "| repetitions | {} of every contender, interleaved; the tables show medians |",
+        cfg.reps
+    );
     s.push('\n');
     if machine::load1() > usable as f64 * 0.5 {
         let _ = writeln!(
@@ -289,6 +325,45 @@ fn markdown(
     );
     s.push_str(&report::render_markdown(r));
     s.push('\n');
+    let rows = r.rows();
+    let missed: Vec<&report::Row> = rows
+        .iter()
+        .filter(|x| x.verdict.starts_with("missed"))
+        .collect();
+    let _ = writeln!(s, "## Goals missed in this run\n");
+    if missed.is_empty() {
+        let _ = writeln!(s, "None: every row with a goal met it.\n");
+    }
+    for m in missed {
+        let _ = writeln!(
+            s,
+            "- **({}) {}**: {} ({} vs {}, goal {}). {}",
+            m.cmp.group,
+            m.cmp.what,
+            m.verdict,
+            m.ours,
+            m.base,
+            m.goal,
+            explain::why(&m.cmp.ours, &m.cmp.base)
+                .unwrap_or("No analysis recorded for this row yet.")
+        );
+    }
+    let not_run: Vec<&report::Row> = rows
+        .iter()
+        .filter(|x| x.verdict.starts_with("not run"))
+        .collect();
+    if !not_run.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nRows that did not run: {}.",
+            not_run
+                .iter()
+                .map(|x| format!("({}) {}", x.cmp.group, x.cmp.what))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    s.push('\n');
     let _ = writeln!(s, "## How each group measures\n");
     for (g, note) in &r.notes {
         let _ = writeln!(s, "- **{}**: {note}", report::group_title(*g));
@@ -298,7 +373,10 @@ fn markdown(
     let _ = writeln!(s, "```sh");
     let _ = writeln!(s, "python3 -m venv target/venv && target/venv/bin/pip install numpy   # Python rows (optional)");
     let _ = writeln!(s, "{}   # iceoryx2 rows (optional)", iceoryx2::BUILD);
-    let _ = writeln!(s, "cargo run --release -p shmgen-bench -- --out BENCHMARKS.md");
+    let _ = writeln!(
+        s,
+        "cargo run --release -p shmgen-bench -- --out BENCHMARKS.md"
+    );
     let _ = writeln!(s, "cargo run --release -p shmgen-bench -- --quick --no-iceoryx2 --out target/BENCHMARKS.quick.md   # smoke test");
     let _ = writeln!(s, "```\n");
     let _ = writeln!(

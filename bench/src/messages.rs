@@ -14,7 +14,7 @@ use shmgen_runtime::{Bytes, Ring, Segment};
 use crate::layouts::Rings;
 use crate::procs;
 use crate::report::{Goal, Ratio, Report, Unit};
-use crate::{count, python, Cfg};
+use crate::{count, Cfg};
 
 /// Ring capacity (the iceoryx2 peer's subscriber buffer is the same).
 const CAP: usize = 1024;
@@ -158,7 +158,11 @@ fn run_once(seg: &Segment<Rings>, mode: &str, size: usize, n: u64) -> f64 {
         }
     };
     let dt = t0.elapsed();
-    assert_eq!(sum, n.wrapping_mul(n.wrapping_sub(1)) / 2, "{mode}: wrong sum");
+    assert_eq!(
+        sum,
+        n.wrapping_mul(n.wrapping_sub(1)) / 2,
+        "{mode}: wrong sum"
+    );
     procs::reap(child, mode);
     if rx >= 0 {
         // SAFETY: ours, not used again.
@@ -191,12 +195,45 @@ pub fn run(cfg: &Cfg, r: &mut Report) {
         let (n, np) = counts(size);
         let s = size_name(size);
         let k = |what: &str| format!("d.{what}.{size}");
-        r.declare(&k("ring"), 'd', &format!("{s}: shmgen Ring<_, 1024> push/pop, Rust, {} items", count(n)), Unit::ItemsPerSec);
-        r.declare(&k("pipe"), 'd', &format!("{s}: pipe write/read, {} items", count(n)), Unit::ItemsPerSec);
-        r.declare(&k("socket"), 'd', &format!("{s}: Unix socket (stream) write/read, {} items", count(n)), Unit::ItemsPerSec);
-        r.declare(&k("iox"), 'd', &format!("{s}: iceoryx2 publish-subscribe, Rust, {} items", count(n)), Unit::ItemsPerSec);
-        r.declare(&k("pyring"), 'd', &format!("{s}: shmgen ring put/get, Python, {} items", count(np)), Unit::ItemsPerSec);
-        r.declare(&k("queue"), 'd', &format!("{s}: multiprocessing.Queue put/get, {} items", count(np)), Unit::ItemsPerSec);
+        r.declare(
+            &k("ring"),
+            'd',
+            &format!(
+                "{s}: shmgen Ring<_, 1024> push/pop, Rust, {} items",
+                count(n)
+            ),
+            Unit::ItemsPerSec,
+        );
+        r.declare(
+            &k("pipe"),
+            'd',
+            &format!("{s}: pipe write/read, {} items", count(n)),
+            Unit::ItemsPerSec,
+        );
+        r.declare(
+            &k("socket"),
+            'd',
+            &format!("{s}: Unix socket (stream) write/read, {} items", count(n)),
+            Unit::ItemsPerSec,
+        );
+        r.declare(
+            &k("iox"),
+            'd',
+            &format!("{s}: iceoryx2 publish-subscribe, Rust, {} items", count(n)),
+            Unit::ItemsPerSec,
+        );
+        r.declare(
+            &k("pyring"),
+            'd',
+            &format!("{s}: shmgen ring put/get, Python, {} items", count(np)),
+            Unit::ItemsPerSec,
+        );
+        r.declare(
+            &k("queue"),
+            'd',
+            &format!("{s}: multiprocessing.Queue put/get, {} items", count(np)),
+            Unit::ItemsPerSec,
+        );
     }
     let name = procs::seg_name("rings");
     let seg = Segment::<Rings>::options()
@@ -233,7 +270,10 @@ pub fn run(cfg: &Cfg, r: &mut Report) {
                 ];
                 match cfg.python.suite(&args) {
                     Ok(v) => {
-                        match (v["ring_items_per_sec"].as_f64(), v["queue_items_per_sec"].as_f64()) {
+                        match (
+                            v["ring_items_per_sec"].as_f64(),
+                            v["queue_items_per_sec"].as_f64(),
+                        ) {
                             (Some(a), Some(b)) => {
                                 r.add(&k("pyring"), a);
                                 r.add(&k("queue"), b);
@@ -256,11 +296,46 @@ pub fn run(cfg: &Cfg, r: &mut Report) {
     for &size in &sizes {
         let s = size_name(size);
         let k = |what: &str| format!("d.{what}.{size}");
-        r.compare('d', &format!("{s}: ring vs pipe"), &k("ring"), &k("pipe"), Ratio::Speedup, Some(Goal::AtLeast(5.0)));
-        r.compare('d', &format!("{s}: ring vs Unix socket"), &k("ring"), &k("socket"), Ratio::Speedup, None);
-        r.compare('d', &format!("{s}: ring vs iceoryx2"), &k("ring"), &k("iox"), Ratio::Speedup, Some(Goal::AtLeast(1.0)));
-        r.compare('d', &format!("{s}: ring (Rust) vs multiprocessing.Queue"), &k("ring"), &k("queue"), Ratio::Speedup, None);
-        r.compare('d', &format!("{s}: ring (Python) vs multiprocessing.Queue"), &k("pyring"), &k("queue"), Ratio::Speedup, None);
+        r.compare(
+            'd',
+            &format!("{s}: ring vs pipe"),
+            &k("ring"),
+            &k("pipe"),
+            Ratio::Speedup,
+            Some(Goal::AtLeast(5.0)),
+        );
+        r.compare(
+            'd',
+            &format!("{s}: ring vs Unix socket"),
+            &k("ring"),
+            &k("socket"),
+            Ratio::Speedup,
+            None,
+        );
+        r.compare(
+            'd',
+            &format!("{s}: ring vs iceoryx2"),
+            &k("ring"),
+            &k("iox"),
+            Ratio::Speedup,
+            Some(Goal::AtLeast(1.0)),
+        );
+        r.compare(
+            'd',
+            &format!("{s}: ring (Rust) vs multiprocessing.Queue"),
+            &k("ring"),
+            &k("queue"),
+            Ratio::Speedup,
+            None,
+        );
+        r.compare(
+            'd',
+            &format!("{s}: ring (Python) vs multiprocessing.Queue"),
+            &k("pyring"),
+            &k("queue"),
+            Ratio::Speedup,
+            None,
+        );
     }
     r.note('d', "Ratio = shmgen items/s / baseline items/s. One item per call everywhere (push/pop, write/read of the item's size, iceoryx2 loan+send/receive, put/get). iceoryx2: subscriber buffer 1,024 (the ring's capacity), no overflow, the publisher retries until delivered; the subscriber polls (spins, then yields after 64 empty polls), since its publish-subscribe has no blocking receive. The Python rows run fewer items (Python is ~100x slower per item); rates are steady-state items/s.");
 }

@@ -47,12 +47,14 @@ impl Python {
         });
         py.numpy = match &py.status {
             Err(e) => Err(e.clone()),
-            Ok(_) => py.eval("import numpy; print(numpy.__version__)").map_err(|_| {
-                format!(
-                    "numpy is not installed for {} (pip install numpy)",
-                    py.exe.display()
-                )
-            }),
+            Ok(_) => py
+                .eval("import numpy; print(numpy.__version__)")
+                .map_err(|_| {
+                    format!(
+                        "numpy is not installed for {} (pip install numpy)",
+                        py.exe.display()
+                    )
+                }),
         };
         py
     }
@@ -69,7 +71,10 @@ impl Python {
         let mut c = self.command();
         c.arg("-c").arg(code);
         let out = run::run(c, Duration::from_secs(60)).map_err(|e| {
-            format!("{} cannot import shmgen from python/src: {e}", self.exe.display())
+            format!(
+                "{} cannot import shmgen from python/src: {e}",
+                self.exe.display()
+            )
         })?;
         Ok(out.stdout.trim().to_owned())
     }

@@ -40,7 +40,7 @@ impl Unit {
     pub fn show(self, v: f64) -> String {
         match self {
             Unit::NsPerOp | Unit::NsLatency => {
-                if v >= 100_000.0 {
+                if v >= 10_000.0 {
                     format!("{:.1} µs", v / 1000.0)
                 } else if v >= 100.0 {
                     format!("{v:.0} {}", self.name())
@@ -344,7 +344,12 @@ fn ratio_text(r: &Row) -> String {
 pub fn render_text(report: &Report) -> String {
     let rows = report.rows();
     let mut s = String::new();
-    let w = rows.iter().map(|r| r.cmp.what.chars().count()).max().unwrap_or(10).max(10);
+    let w = rows
+        .iter()
+        .map(|r| r.cmp.what.chars().count())
+        .max()
+        .unwrap_or(10)
+        .max(10);
     let _ = writeln!(
         s,
         "{:<w$}  {:>14}  {:>14}  {:>8}  {:>8}  verdict",
@@ -493,8 +498,22 @@ mod tests {
         r.add("p", 1e6);
         r.not_run("x", "no peer");
         r.compare('a', "lock", "o", "b", Ratio::Cost, Some(Goal::AtMost(1.2)));
-        r.compare('d', "ring", "q", "p", Ratio::Speedup, Some(Goal::AtLeast(5.0)));
-        r.compare('d', "ring2", "q", "x", Ratio::Speedup, Some(Goal::AtLeast(1.0)));
+        r.compare(
+            'd',
+            "ring",
+            "q",
+            "p",
+            Ratio::Speedup,
+            Some(Goal::AtLeast(5.0)),
+        );
+        r.compare(
+            'd',
+            "ring2",
+            "q",
+            "x",
+            Ratio::Speedup,
+            Some(Goal::AtLeast(1.0)),
+        );
         let rows = r.rows();
         assert!((rows[0].ratio.unwrap() - 1.3).abs() < 1e-9);
         assert_eq!(rows[0].verdict, "missed by 8%");

@@ -20,7 +20,8 @@
 //! capacity), no overflow (a full buffer makes the publisher retry until delivered, as a full
 //! ring makes a producer wait), history 0. The polling sides spin and yield to the scheduler
 //! after 64 empty polls (iceoryx2's publish-subscribe has no blocking receive; `event` mode
-//! uses its event service, whose listener blocks).
+//! uses its event service, whose listener blocks: `timed_wait` with a 1 s limit, so that a
+//! dead partner cannot hang a run).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
@@ -48,7 +49,9 @@ fn main() -> Res<()> {
             s => Err(format!("unsupported size {s}").into()),
         },
         ["__child", "echo", mode, n, service] => echo(mode, n.parse()?, service),
-        _ => Err("usage: shmgen-iceoryx2-peer throughput 8|64|4096 N | latency spin|event N".into()),
+        _ => {
+            Err("usage: shmgen-iceoryx2-peer throughput 8|64|4096 N | latency spin|event N".into())
+        }
     }
 }
 
@@ -144,7 +147,8 @@ where
         .max_subscribers(1)
         .create()?;
     let subscriber = service.subscriber_builder().buffer_size(BUFFER).create()?;
-    let (mut child, mut go) = spawn_child(&["publisher", &size.to_string(), &n.to_string(), &name])?;
+    let (mut child, mut go) =
+        spawn_child(&["publisher", &size.to_string(), &n.to_string(), &name])?;
     let t0 = Instant::now();
     go.write_all(b"g")?;
     go.flush()?;
@@ -158,8 +162,16 @@ where
             }
             None => {
                 backoff(&mut empty);
-                if t0.elapsed() > Duration::from_secs(600) {
-                    return Err("timed out".into());
+                if empty % 4096 == 0 {
+                    // A publisher that failed (or items that got lost) must not hang the run.
+                    if let Some(st) = child.try_wait()? {
+                        return Err(
+                            format!("publisher exited ({st}) after {got} of {n} items").into()
+                        );
+                    }
+                    if t0.elapsed() > Duration::from_secs(300) {
+                        return Err(format!("timed out after {got} of {n} items").into());
+                    }
                 }
             }
         }
@@ -245,6 +257,11 @@ fn latency(mode: &str, n: u64) -> Res<()> {
                         break;
                     }
                     backoff(&mut empty);
+                    if empty % 4096 == 0 {
+                        if let Some(st) = child.try_wait()? {
+                            return Err(format!("echo exited ({st}) at round trip {i}").into());
+                        }
+                    }
                 }
                 rtt.push(t.elapsed().as_nanos() as u64);
             }
@@ -266,12 +283,17 @@ fn latency(mode: &str, n: u64) -> Res<()> {
             let (mut child, mut go) = spawn_child(&["echo", mode, &n.to_string(), &ping_name])?;
             go.write_all(b"g")?;
             go.flush()?;
-            for _ in 0..n {
+            for i in 0..n {
                 let t = Instant::now();
                 notifier.notify()?;
                 let mut woke = 0;
                 while woke == 0 {
-                    woke = listener.blocking_wait(|_| {})?;
+                    woke = listener.timed_wait(|_| {}, Duration::from_secs(1))?;
+                    if woke == 0 {
+                        if let Some(st) = child.try_wait()? {
+                            return Err(format!("echo exited ({st}) at round trip {i}").into());
+                        }
+                    }
                 }
                 rtt.push(t.elapsed().as_nanos() as u64);
             }
@@ -308,6 +330,7 @@ fn echo(mode: &str, n: u64, ping_name: &str) -> Res<()> {
             let publisher = pong.publisher_builder().create()?;
             publisher.update_connections()?;
             ready_and_wait()?;
+            let t0 = Instant::now();
             for _ in 0..n {
                 let mut empty = 0;
                 let v = loop {
@@ -315,6 +338,9 @@ fn echo(mode: &str, n: u64, ping_name: &str) -> Res<()> {
                         break *s;
                     }
                     backoff(&mut empty);
+                    if empty % 4096 == 0 && t0.elapsed() > Duration::from_secs(300) {
+                        return Err("echo: no ping for too long".into());
+                    }
                 };
                 publisher.send_copy(v)?;
             }
@@ -331,10 +357,14 @@ fn echo(mode: &str, n: u64, ping_name: &str) -> Res<()> {
             let listener = ping.listener_builder().create()?;
             let notifier = pong.notifier_builder().create()?;
             ready_and_wait()?;
+            let t0 = Instant::now();
             for _ in 0..n {
                 let mut woke = 0;
                 while woke == 0 {
-                    woke = listener.blocking_wait(|_| {})?;
+                    woke = listener.timed_wait(|_| {}, Duration::from_secs(1))?;
+                    if woke == 0 && t0.elapsed() > Duration::from_secs(300) {
+                        return Err("echo: no ping for too long".into());
+                    }
                 }
                 notifier.notify()?;
             }
