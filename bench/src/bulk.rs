@@ -126,8 +126,8 @@ pub fn run(cfg: &Cfg, r: &mut Report) {
                     }
                 },
                 Err(e) => {
-                    r.not_run("e.numpy", &e);
-                    r.not_run("e.queue", &e);
+                    r.fail("e.numpy", &e);
+                    r.fail("e.queue", &e);
                 }
             }
         }

@@ -6,6 +6,17 @@
 /// The explanation for a missed comparison, by the keys of its two measurements.
 pub fn why(ours: &str, base: &str) -> Option<&'static str> {
     Some(match (ours, base) {
+        ("c.py_atomic", "c.value") => {
+            "The 4x depends on the two workers running at the same time: then `multiprocessing`'s lock is \
+             contended (futex sleeps and wake-ups on every hand-over) while the atomic never waits, and \
+             runs on a quiet machine measured 5.1x to 6.0x. When the machine is busy (1-min load above the \
+             number of cores), the two workers mostly take turns, the lock is rarely contended, and the \
+             comparison becomes Python call overhead: `seg.atomic.add(1)` is one ctypes call into \
+             libatomic (about 0.5 µs, almost all of it the ctypes call) against 0.8 to 1.7 µs for `with \
+             v.get_lock(): v.value += 1` uncontended. To close it: a C fast path for `add` (and the other \
+             atomic operations), keeping ctypes as the fallback; then the uncontended case would be \
+             bound by the interpreter loop, not the FFI."
+        }
         ("c.py_mutex", "c.value") => {
             "Both sides pay Python-level costs per increment, and under 2-process contention both pay for \
              handing the lock between processes. shmgen's lock and unlock are two ctypes foreign calls \
@@ -14,7 +25,8 @@ pub fn why(ours: &str, base: &str) -> Option<&'static str> {
              for its synchronized `.value` property, which takes its RLock again on every read and write. \
              Measured in one process, uncontended: lock+unlock ~0.6 µs (multiprocessing) vs ~0.9 µs (shmgen), \
              `value += 1` ~0.4 µs vs ~0.1 µs; so shmgen's whole increment is ~1.4x faster, and contention \
-             narrows that. To close it: lock/unlock (and the `with` protocol) in a small C extension or cffi \
+             narrows that; on a busy machine, where the workers take turns, the FFI cost of \
+             the lock dominates and shmgen can fall below `multiprocessing`. To close it: lock/unlock (and the `with` protocol) in a small C extension or cffi \
              module instead of ctypes, keeping ctypes as the fallback; or, where the value is a number, the \
              atomic field, which is ~5x faster than `multiprocessing.Value`."
         }
@@ -59,7 +71,9 @@ pub fn why(ours: &str, base: &str) -> Option<&'static str> {
              at the pipe's ~1.5 M/s, 64-byte slots would put the ring near 7x the pipe. To close it: pad the \
              slots of items of 56 bytes and more to a multiple of 64 bytes (a layout change: FORMAT.md, \
              `abi::ring_layout` and every runtime), or, for bulk traffic, the batch calls \
-             `push_slice`/`pop_into`."
+             `push_slice`/`pop_into`. The 64-byte ring's runs also vary widely within one run (see min \
+             and max under \"Every measurement\"; 1.0 to 7.2 M/s in one run), more than the u64 ring's: \
+             worth a profile by whoever changes the slot layout."
         }
         ("d.ring.8", "d.pipe.8") => {
             "The u64 ring met this goal in every development run (about 10x a pipe); a miss means the two \

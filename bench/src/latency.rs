@@ -154,8 +154,8 @@ pub fn run(cfg: &Cfg, r: &mut Report) {
                         r.add(&format!("f.{k}.p99"), p99);
                     }
                     Err(e) => {
-                        r.not_run(&format!("f.{k}.p50"), &e);
-                        r.not_run(&format!("f.{k}.p99"), &e);
+                        r.fail(&format!("f.{k}.p50"), &e);
+                        r.fail(&format!("f.{k}.p99"), &e);
                     }
                 }
             }

@@ -242,6 +242,9 @@ fn main() {
 
     println!();
     print!("{}", report::render_text(&r));
+    println!(
+        "(shmgen, baseline: medians; ratio: median of the per-repetition ratios where both ran in every repetition)"
+    );
     println!();
     println!("Every measurement (median over {} repetitions):", cfg.reps);
     print!("{}", report::render_measures_text(&r));
@@ -320,8 +323,10 @@ fn markdown(
     let _ = writeln!(s, "## Results\n");
     let _ = writeln!(
         s,
-        "Each row compares shmgen with a baseline measured in the same run. \"ratio\" is as the group's note says; \
-         \"goal\" is issue 8's target for it, and the verdict says whether this run met it (or by how much it missed).\n"
+        "Each row compares shmgen with a baseline measured in the same run; the shmgen and baseline columns are medians. \
+         \"ratio\" is formed as the group's note says, as the median of the per-repetition ratios when both sides ran \
+         once in every repetition (each pair ran back to back), else from the two medians. \"goal\" is issue 8's \
+         target for it, and the verdict says whether this run met it (or by how much it missed).\n"
     );
     s.push_str(&report::render_markdown(r));
     s.push('\n');
@@ -346,6 +351,21 @@ fn markdown(
             m.goal,
             explain::why(&m.cmp.ours, &m.cmp.base)
                 .unwrap_or("No analysis recorded for this row yet.")
+        );
+    }
+    let failed: Vec<String> = r
+        .measures_in_order()
+        .filter_map(|(_, m)| {
+            m.failed
+                .as_ref()
+                .map(|(n, why)| format!("({}) {}: {n} failed ({why})", m.group, m.label))
+        })
+        .collect();
+    if !failed.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nRepetitions that failed (the medians use the others): {}.",
+            failed.join("; ")
         );
     }
     let not_run: Vec<&report::Row> = rows

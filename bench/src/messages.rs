@@ -257,7 +257,7 @@ pub fn run(cfg: &Cfg, r: &mut Report) {
             if cfg.peer.usable().is_ok() {
                 match cfg.peer.throughput(size, n) {
                     Ok(v) => r.add(&k("iox"), v),
-                    Err(e) => r.not_run(&k("iox"), &e),
+                    Err(e) => r.fail(&k("iox"), &e),
                 }
             }
             if cfg.python.usable().is_ok() {
@@ -285,8 +285,8 @@ pub fn run(cfg: &Cfg, r: &mut Report) {
                         }
                     }
                     Err(e) => {
-                        r.not_run(&k("pyring"), &e);
-                        r.not_run(&k("queue"), &e);
+                        r.fail(&k("pyring"), &e);
+                        r.fail(&k("queue"), &e);
                     }
                 }
             }

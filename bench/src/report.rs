@@ -80,6 +80,8 @@ pub struct Measure {
     pub samples: Vec<f64>,
     /// Why there are no samples (`None` while it runs or when it ran).
     pub not_run: Option<String>,
+    /// Repetitions that failed, and the first failure's reason.
+    pub failed: Option<(usize, String)>,
 }
 
 impl Measure {
@@ -196,6 +198,7 @@ impl Report {
                 unit,
                 samples: Vec::new(),
                 not_run: None,
+                failed: None,
             },
         );
     }
@@ -211,6 +214,15 @@ impl Report {
         let m = self.measures.get_mut(key).expect("declared measurement");
         if m.not_run.is_none() {
             m.not_run = Some(why.to_owned());
+        }
+    }
+
+    /// Records a repetition that failed (its value is missing; the others still count).
+    pub fn fail(&mut self, key: &str, why: &str) {
+        let m = self.measures.get_mut(key).expect("declared measurement");
+        match &mut m.failed {
+            Some((n, _)) => *n += 1,
+            None => m.failed = Some((1, why.to_owned())),
         }
     }
 
@@ -250,7 +262,10 @@ impl Report {
             Some(m) => match (&m.not_run, m.median()) {
                 (Some(why), _) => (format!("not run: {why}"), None, Some(m.unit)),
                 (None, Some(v)) => (m.unit.show(v), Some(v), Some(m.unit)),
-                (None, None) => ("not available".to_owned(), None, Some(m.unit)),
+                (None, None) => match &m.failed {
+                    Some((_, why)) => (format!("not run: {why}"), None, Some(m.unit)),
+                    None => ("not available".to_owned(), None, Some(m.unit)),
+                },
             },
         }
     }
@@ -264,11 +279,32 @@ impl Report {
                 let (base, b, _) = self.shown(&c.base);
                 let ratio = match (o, b, unit) {
                     (Some(o), Some(b), Some(u)) if o > 0.0 && b > 0.0 => {
-                        let cost = if u.higher_is_better() { b / o } else { o / b };
-                        Some(match c.ratio {
-                            Ratio::Cost => cost,
-                            Ratio::Speedup => 1.0 / cost,
-                        })
+                        let cost_of = |o: f64, b: f64| {
+                            let cost = if u.higher_is_better() { b / o } else { o / b };
+                            match c.ratio {
+                                Ratio::Cost => cost,
+                                Ratio::Speedup => 1.0 / cost,
+                            }
+                        };
+                        // Paired repetitions (same count, none failed): the median of the
+                        // per-repetition ratios, each from two runs made back to back.
+                        let (mo, mb) = (&self.measures[&c.ours], &self.measures[&c.base]);
+                        let paired = mo.samples.len() == mb.samples.len()
+                            && mo.samples.len() > 1
+                            && mo.failed.is_none()
+                            && mb.failed.is_none();
+                        if paired {
+                            let per: Vec<f64> = mo
+                                .samples
+                                .iter()
+                                .zip(&mb.samples)
+                                .filter(|(o, b)| **o > 0.0 && **b > 0.0)
+                                .map(|(o, b)| cost_of(*o, *b))
+                                .collect();
+                            Some(median(&per))
+                        } else {
+                            Some(cost_of(o, b))
+                        }
                     }
                     _ => None,
                 };
@@ -295,14 +331,14 @@ impl Report {
                         if r <= x {
                             "met".to_owned()
                         } else {
-                            format!("missed by {:.0}%", (r / x - 1.0) * 100.0)
+                            missed((r / x - 1.0) * 100.0)
                         }
                     }
                     (Some(r), Some(Goal::AtLeast(x))) => {
                         if r >= x {
                             "met".to_owned()
                         } else {
-                            format!("missed by {:.0}%", (1.0 - r / x) * 100.0)
+                            missed((1.0 - r / x) * 100.0)
                         }
                     }
                 };
@@ -316,6 +352,15 @@ impl Report {
                 }
             })
             .collect()
+    }
+}
+
+/// `missed by 12%` (one decimal below 10%, so that a near miss does not read "0%").
+fn missed(pct: f64) -> String {
+    if pct < 10.0 {
+        format!("missed by {pct:.1}%")
+    } else {
+        format!("missed by {pct:.0}%")
     }
 }
 
@@ -411,12 +456,21 @@ fn measure_cell(m: &Measure) -> String {
     let lo = m.samples.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = m.samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     format!(
-        "{} (min {}, max {}, {} runs)",
+        "{} (min {}, max {}, {} runs){}",
         m.unit.show(median(&m.samples)),
         m.unit.show(lo),
         m.unit.show(hi),
-        m.samples.len()
+        m.samples.len(),
+        failures(m)
     )
+}
+
+/// `; N more failed: why` when repetitions failed.
+fn failures(m: &Measure) -> String {
+    match &m.failed {
+        Some((n, why)) => format!("; {n} more failed: {why}"),
+        None => String::new(),
+    }
 }
 
 /// The comparisons and measurements as Markdown tables, by group, with the notes.
@@ -455,20 +509,25 @@ pub fn render_markdown(report: &Report) -> String {
             continue;
         }
         if m.samples.is_empty() {
-            let _ = writeln!(s, "| {} | {} | not available | | | |", m.group, m.label);
+            let why = m
+                .failed
+                .as_ref()
+                .map_or("not available".to_owned(), |(_, w)| format!("not run: {w}"));
+            let _ = writeln!(s, "| {} | {} | {why} | | | |", m.group, m.label);
             continue;
         }
         let lo = m.samples.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = m.samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {}{} |",
             m.group,
             m.label,
             m.unit.show(median(&m.samples)),
             m.unit.show(lo),
             m.unit.show(hi),
-            m.samples.len()
+            m.samples.len(),
+            failures(m)
         );
     }
     s
@@ -516,10 +575,10 @@ mod tests {
         );
         let rows = r.rows();
         assert!((rows[0].ratio.unwrap() - 1.3).abs() < 1e-9);
-        assert_eq!(rows[0].verdict, "missed by 8%");
+        assert_eq!(rows[0].verdict, "missed by 8.3%");
         assert!((rows[1].ratio.unwrap() - 4.0).abs() < 1e-9);
         assert_eq!(rows[1].verdict, "missed by 20%");
         assert_eq!(rows[2].verdict, "not run: no peer");
-        assert!(render_markdown(&r).contains("**missed by 8%**"));
+        assert!(render_markdown(&r).contains("**missed by 8.3%**"));
     }
 }
