@@ -435,30 +435,7 @@ pub fn svg(set: &LayoutSet<'_>) -> String {
                     o,
                     r##"<rect x="{LEFT}" y="{y}" width="{MAP_W}" height="{h}" fill="url(#hatch)" stroke="#bbbbbb"><title>padding: lines {first}..{last}, collapsed</title></rect>"##
                 );
-                let _ = writeln!(
-                    o,
-                    r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#333333" stroke-width="1.5" stroke-dasharray="4 3"/>"##,
-                    LEFT - 6,
-                    y + h + ROW_GAP / 2,
-                    LEFT + MAP_W + 6,
-                    y + h + ROW_GAP / 2
-                );
-                text(
-                    &mut o,
-                    LEFT - 10,
-                    y + h / 2 + 4,
-                    12,
-                    r##" text-anchor="end" fill="#333333" font-family="DejaVu Sans Mono, Menlo, monospace""##,
-                    &format!("{}…", first * CACHE_LINE),
-                );
-                text(
-                    &mut o,
-                    LEFT + MAP_W + 12,
-                    y + h / 2 + 4,
-                    12,
-                    r##" fill="#333333""##,
-                    &format!("lines {first}–{last}"),
-                );
+                band_frame(&mut o, y, h, first, last);
                 let label = format!(
                     "padding: {} lines, bytes {}..{}",
                     last + 1 - first,
@@ -524,30 +501,7 @@ pub fn svg(set: &LayoutSet<'_>) -> String {
                         r##"<path d="{d}" fill="none" stroke="#ffffff" stroke-width="2"/>"##
                     );
                 }
-                let _ = writeln!(
-                    o,
-                    r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#333333" stroke-width="1.5" stroke-dasharray="4 3"/>"##,
-                    LEFT - 6,
-                    y + h + ROW_GAP / 2,
-                    LEFT + MAP_W + 6,
-                    y + h + ROW_GAP / 2
-                );
-                text(
-                    &mut o,
-                    LEFT - 10,
-                    y + h / 2 + 4,
-                    12,
-                    r##" text-anchor="end" fill="#333333" font-family="DejaVu Sans Mono, Menlo, monospace""##,
-                    &format!("{}…", first * CACHE_LINE),
-                );
-                text(
-                    &mut o,
-                    LEFT + MAP_W + 12,
-                    y + h / 2 + 4,
-                    12,
-                    r##" fill="#333333""##,
-                    &format!("lines {first}–{last}"),
-                );
+                band_frame(&mut o, y, h, first, last);
                 text(
                     &mut o,
                     LEFT + MAP_W / 2,
@@ -801,6 +755,35 @@ impl Schema {
     pub fn render_html(&self) -> String {
         self.with_layouts(html)
     }
+}
+
+/// The frame of a collapsed band of cache lines: the line boundary below it, its first offset
+/// on the left and its line range on the right.
+fn band_frame(o: &mut String, y: usize, h: usize, first: usize, last: usize) {
+    let _ = writeln!(
+        o,
+        r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#333333" stroke-width="1.5" stroke-dasharray="4 3"/>"##,
+        LEFT - 6,
+        y + h + ROW_GAP / 2,
+        LEFT + MAP_W + 6,
+        y + h + ROW_GAP / 2
+    );
+    text(
+        o,
+        LEFT - 10,
+        y + h / 2 + 4,
+        12,
+        r##" text-anchor="end" fill="#333333" font-family="DejaVu Sans Mono, Menlo, monospace""##,
+        &format!("{}…", first * CACHE_LINE),
+    );
+    text(
+        o,
+        LEFT + MAP_W + 12,
+        y + h / 2 + 4,
+        12,
+        r##" fill="#333333""##,
+        &format!("lines {first}–{last}"),
+    );
 }
 
 #[cfg(test)]
