@@ -6,10 +6,12 @@ contenders:
 ``messages --size 8|64|4096 -n N``
     N items from a producer process to a consumer process (this one), one item per call: a
     shmgen ring (``Rings.small`` / ``medium`` / ``large``: ``u64``, ``bytes[64]``,
-    ``bytes[4096]``, capacity 1,024) with ``put``/``get``, then ``multiprocessing.Queue``
-    with ``put``/``get`` of the same items (``int``, or ``bytes`` of that size). The clock runs
-    from releasing the waiting producer to the last item received; the sum of the items'
-    numbers is checked. Prints items/s of each.
+    ``bytes[4096]``, capacity 1,024) with ``put``/``get``, and ``multiprocessing.Queue`` with
+    ``put``/``get`` of the same items (``int``, or ``bytes`` of that size), in ``--rounds``
+    alternating chunks in the same two processes (``interleave.py``: a noisy machine hits both
+    alike). The clock runs from releasing the waiting producer to the chunk's last item
+    received; the sum of the items' numbers is checked. Prints the median items/s of each
+    and the median per-round ratio.
 
 ``bulk``
     Publishing a 64 MiB ``f64`` array (8,388,608 elements) to another process: through the
@@ -29,13 +31,16 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import statistics
 import sys
 import time
 from typing import Any, Callable, Dict, List
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "src"))
+sys.path.insert(0, HERE)
 
+import interleave  # noqa: E402
 import shmgen  # noqa: E402
 
 CLOCK = time.CLOCK_MONOTONIC
@@ -71,77 +76,46 @@ def ring_field(seg: Any, size: int) -> Any:
     return {8: seg.small, 64: seg.medium, 4096: seg.large}[size]
 
 
-def _ring_producer(name: str, size: int, n: int, ready: Any, go: Any) -> None:
-    from benchlayouts import Rings
+class RingsContender(interleave.Contender):
+    """The ``Rings`` segment's ring for ``size``-byte items, ``put``/``get``."""
 
-    seg = Rings.open(name)
-    put = ring_field(seg, size).put
-    make = make_items(size)
-    ready.set()
-    go.wait()
-    for i in range(n):
-        put(make(i))
+    label = "ring"
 
+    def __init__(self, size: int) -> None:
+        self.size = size
 
-def _queue_producer(q: Any, size: int, n: int, ready: Any, go: Any) -> None:
-    put = q.put
-    make = make_items(size)
-    ready.set()
-    go.wait()
-    for i in range(n):
-        put(make(i))
-    q.close()
-    q.join_thread()
+    def setup(self) -> None:
+        from benchlayouts import Rings
 
+        self.name = seg_name("rings")
+        self.seg = Rings.create(self.name)
 
-def _consume(get: Callable[[], Any], size: int, n: int, go: Any) -> float:
-    num = number_of(size)
-    t0 = time.perf_counter()
-    go.set()
-    s = 0
-    for _ in range(n):
-        s += num(get())
-    dt = time.perf_counter() - t0
-    if s != n * (n - 1) // 2:
-        raise SystemExit("wrong sum %d for %d items" % (s, n))
-    return dt
+    def producer_end(self, make: interleave.Make) -> Callable[[int, int], None]:
+        from benchlayouts import Rings
+
+        return interleave.put_loop(ring_field(Rings.open(self.name), self.size).put, make)
+
+    def consumer_end(self, number: interleave.Number) -> Callable[[int], int]:
+        return interleave.take_loop(ring_field(self.seg, self.size).get, number)
+
+    def teardown(self) -> None:
+        self.seg.unlink()
+        self.seg.close()
 
 
-def messages(size: int, n: int) -> Dict[str, Any]:
-    from benchlayouts import Rings
-
-    ctx = mp.get_context("fork")
-    name = seg_name("rings")
-    seg = Rings.create(name)
-    try:
-        ready, go = ctx.Event(), ctx.Event()
-        p = ctx.Process(target=_ring_producer, args=(name, size, n, ready, go))
-        p.start()
-        if not ready.wait(60):
-            raise SystemExit("ring producer did not start")
-        ring_s = _consume(ring_field(seg, size).get, size, n, go)
-        p.join(60)
-        if p.exitcode != 0:
-            raise SystemExit("ring producer failed (%s)" % p.exitcode)
-    finally:
-        seg.unlink()
-        seg.close()
-
-    q = ctx.Queue()
-    ready, go = ctx.Event(), ctx.Event()
-    p = ctx.Process(target=_queue_producer, args=(q, size, n, ready, go))
-    p.start()
-    if not ready.wait(60):
-        raise SystemExit("queue producer did not start")
-    queue_s = _consume(q.get, size, n, go)
-    p.join(60)
-    if p.exitcode != 0:
-        raise SystemExit("queue producer failed (%s)" % p.exitcode)
+def messages(size: int, n: int, rounds: int) -> Dict[str, Any]:
+    """The ring and ``multiprocessing.Queue`` in alternating chunks of ``n // rounds`` items
+    (interleave.py); medians over the rounds."""
+    ring, q = interleave.run(
+        [RingsContender(size), interleave.QueueContender()], rounds, max(1, n // rounds), make_items(size), number_of(size)
+    )
     return {
         "size": size,
         "n": n,
-        "ring_items_per_sec": n / ring_s,
-        "queue_items_per_sec": n / queue_s,
+        "rounds": rounds,
+        "ring_items_per_sec": ring.median_rate(),
+        "queue_items_per_sec": q.median_rate(),
+        "paired_ratio": statistics.median(ring.ratios(q)),
     }
 
 
@@ -231,14 +205,15 @@ def main() -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("messages", help="items between 2 processes: shmgen ring vs multiprocessing.Queue")
     m.add_argument("--size", type=int, default=8, choices=[8, 64, 4096])
-    m.add_argument("-n", type=int, default=100_000)
+    m.add_argument("-n", type=int, default=100_000, help="items per contender (all rounds)")
+    m.add_argument("--rounds", type=int, default=5, help="alternating chunks per contender")
     sub.add_parser("bulk", help="publish a 64 MiB f64 array: numpy view vs multiprocessing.Queue")
     for p in sub.choices.values():
         p.add_argument("--layouts", required=True, help="directory holding benchlayouts.py")
         p.add_argument("--json", action="store_true", help="print one JSON line")
     a = ap.parse_args()
     sys.path.insert(0, a.layouts)
-    out = messages(a.size, a.n) if a.cmd == "messages" else bulk()
+    out = messages(a.size, a.n, a.rounds) if a.cmd == "messages" else bulk()
     if a.json:
         print(json.dumps(out))
     else:

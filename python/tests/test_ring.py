@@ -398,6 +398,33 @@ def test_interrupt_right_after_the_claim(segname: str, monkeypatch: Any) -> None
     assert busy == []
 
 
+def test_get_discards_a_copy_whose_slot_was_taken(segname: str, monkeypatch: Any) -> None:
+    """Copy, then commit (FORMAT.md, *Pop*): another consumer takes the item between our copy
+    and our CAS; our CAS fails, the copy is dropped and the next item is returned."""
+    real = R._gcas
+    steal: List[int] = []
+
+    def racing(size: int, obj: Any, expected: Any, desired: Any, s: int, f: int) -> Any:
+        if steal:
+            steal.pop()
+            # The other consumer's CAS, full(p) -> free(p + N), lands first.
+            assert real(size, obj, bytes(expected), bytes(desired), s, f)
+        return real(size, obj, expected, desired, s, f)
+
+    monkeypatch.setattr(R, "_gcas", racing)
+    seg = new(segname, capacity=4)  # bound now, with the patched CAS
+    r = seg.r
+    for i in range(3):
+        r.put(i)
+    steal.append(1)
+    assert r.get(timeout=T) == 1  # item 0 went to the other consumer
+    assert r.get(timeout=T) == 2
+    assert r.empty()
+    for i in range(8):  # slot 0 goes round again normally
+        r.put(10 + i, timeout=T)
+        assert r.get(timeout=T) == 10 + i
+
+
 def test_garbage_sequence_numbers_only_block(segname: str) -> None:
     """A ring whose slots were scribbled over does not hang or crash: operations block and
     their timeouts apply."""

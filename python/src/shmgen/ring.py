@@ -20,8 +20,10 @@ Items: numbers (``int``/``float``/``bool``) for scalar item types; ``str`` / ``b
 ctypes instance of the item type) and ``put`` takes an instance of the item type, a ``dict`` of
 field values (struct items) or a sequence (array items).
 
-Performance: the fast path is a handful of memoryview accesses and three libatomic calls per
-operation; everything is bound once per ring view. On x86_64 (a TSO machine) plain aligned
+Performance: the fast path is a handful of memoryview accesses and one libatomic call (the
+compare-and-swap) per operation; everything is bound once per ring view. ``get`` copies the item
+out, then takes it with the compare-and-swap that frees its slot (FORMAT.md, *copy, then
+commit*), so a consumer never holds a claimed slot. On x86_64 (a TSO machine) plain aligned
 8-byte loads and stores through a memoryview are the acquire loads and release stores the
 protocol needs; elsewhere libatomic fences are added around them.
 """
@@ -32,6 +34,7 @@ import ctypes
 import errno
 import os
 import queue
+import struct
 import threading
 import time
 from typing import Any, Callable, List, Optional, Sequence, Tuple
@@ -66,6 +69,8 @@ YIELD_TRIES = 4
 
 _SC = N.SEQ_CST
 _STRONG = N.STRONG_ORDERING
+#: The compare-and-swap's expected and desired u64 values as bytes (native byte order).
+_pack_u64 = struct.Struct("=Q").pack
 
 
 class RingClosed(ShmgenError, ValueError):
@@ -83,18 +88,23 @@ _tls = threading.local()
 _c_void_p = ctypes.c_void_p
 
 
-def _new_state() -> Tuple[int, Any, Any, Any, Any]:
-    """A thread's ring state: ``(BUSY | tid, scratch, &scratch[1], &scratch[2], buffer)``.
+def _busy_base() -> int:
+    """``BUSY | tid`` for the calling thread (cached per thread; reset in forked children)."""
+    try:
+        return _tls.busy  # type: ignore[no-any-return]
+    except AttributeError:
+        _tls.busy = b = BUSY | threading.get_native_id()
+        return b
 
-    The scratch words hold the expected and desired values of a compare-and-swap done with
-    libatomic's generic ``__atomic_compare_exchange(8, obj, &expected, &desired, ...)``: two
-    memoryview stores and pre-made pointers cost much less than new ctypes objects per call.
-    While an operation uses it, the state is taken out of thread-local storage, so a signal
-    handler that re-enters a ring operation on the same thread gets a fresh one."""
-    buf = (ctypes.c_uint64 * 4)()
-    a = ctypes.addressof(buf)
-    sv = memoryview(buf).cast("B").cast("Q")
-    return (BUSY | threading.get_native_id(), sv, _c_void_p(a + 8), _c_void_p(a + 16), buf)
+
+# The compare-and-swap is libatomic's generic ``__atomic_compare_exchange(8, obj, &expected,
+# &desired, success_order, failure_order)``, called through ctypes with arguments that ctypes
+# converts without allocating: ``obj`` is a ``ctypes.byref`` object made once per slot, and
+# ``&expected`` / ``&desired`` are new 8-byte ``bytes`` objects (ctypes passes a pointer to
+# their contents). libatomic reads both and, on failure, writes the current value over
+# ``expected``: a temporary that nothing else references (``struct.pack`` returns a new
+# object), dropped right after the call. Per-call objects also make the operation safe to
+# re-enter from a signal handler, which shared scratch words would not be.
 
 
 # membarrier(2): a sleeper issues MEMBARRIER_CMD_GLOBAL_EXPEDITED after registering, which puts
@@ -271,17 +281,19 @@ def bind(ring: Any) -> _Ops:
         return _Lazy(fn)
 
     seqi = table(lambda i: seq0 + i * step8)
-    seq_vps = table(lambda i: c_void_p(seq_addr0 + i * slot_size))
+    seq_refs = table(lambda i: ctypes.byref(ring, first + i * slot_size))  # slot i's seq
 
     # -- items -------------------------------------------------------------------------------
     fmt: Any = getattr(item_t, "_type_", None)
     simple = isinstance(item_t, type) and issubclass(item_t, ctypes._SimpleCData) and isinstance(fmt, str) and fmt in "bBhHiIlLqQfd?"
     encode: Optional[Callable[[Any], Any]] = None
     check: Optional[Callable[[Any], None]] = None
-    item_set: Callable[[Any, Any], None]
     item_get: Callable[[Any], Any]
     byte0 = first + item_off
-    if simple and byte0 % item_size == 0 and slot_size % item_size == 0:
+    # `items[ikeys[i]]` is slot i's item: a typed view indexed by number for simple items (its
+    # value), else the byte view indexed by slice (stores take bytes; reads use item_get).
+    direct = simple and byte0 % item_size == 0 and slot_size % item_size == 0
+    if direct:
         items = mvb.cast(fmt)
         item0 = byte0 // item_size
         istep = slot_size // item_size
@@ -290,7 +302,6 @@ def bind(ring: Any) -> _Ops:
         elif fmt == "?":
             encode = bool
         ikeys = table(lambda i: item0 + i * istep)
-        item_set = items.__setitem__
         item_get = items.__getitem__
         probe = memoryview(bytearray(item_size)).cast(fmt)
 
@@ -315,7 +326,7 @@ def bind(ring: Any) -> _Ops:
 
         encode = encode_bytes
         ikeys = table(lambda i: slice(byte0 + i * slot_size, byte0 + i * slot_size + item_size))
-        item_set = mvb.__setitem__
+        items = mvb
         if is_struct or (isinstance(item_t, type) and issubclass(item_t, ctypes.Array) and not _is_textual(item_t)):
             from_copy = item_t.from_buffer_copy
 
@@ -332,9 +343,10 @@ def bind(ring: Any) -> _Ops:
 
     # -- the protocol ------------------------------------------------------------------------
 
-    def give_up(si: int, i: int, w: int, p: int, line: int) -> None:
-        """We hold slot ``i`` with busy word ``w`` for position ``p`` and cannot finish (closed
-        ring, a bad item, an exception): free it for the next lap (others skip position p)."""
+    def give_up(si: int, w: int, p: int, line: int) -> None:
+        """We hold slot ``seqi^-1(si)`` with busy word ``w`` for position ``p`` and cannot
+        finish (closed ring, a bad item, an exception): free it for the next lap (others skip
+        position p)."""
         if q[si] == w:
             if q[line] <= p:
                 q[line] = p + 1
@@ -343,11 +355,13 @@ def bind(ring: Any) -> _Ops:
             q[si] = (p + n) * K
             wake_all()
 
+    skip_limit = n + MAX_SKIP  # taken positions one attempt may skip (FORMAT.md, *Trust*)
+    pack = _pack_u64
+
     def push_once(x: Any) -> Any:
-        """None when pushed; False when the ring is closed; a _Block when full."""
-        d = _tls.__dict__
-        p = q[TAIL]  # a hint: every position below it is taken
-        limit = p + n + MAX_SKIP
+        """One attempt: None when pushed; False when the ring is closed; a _Block when full.
+        (The hot path of ``put``: kept to plain memoryview accesses and one libatomic call.)"""
+        p = p0 = q[TAIL]  # a hint: every position below it is taken
         while True:
             i = p % n
             si = seqi[i]
@@ -356,15 +370,15 @@ def bind(ring: Any) -> _Ops:
             if s == f:
                 if not _STRONG:
                     fence(N.ACQUIRE)
-                st = d.pop("st", None) or _new_state()
-                sv = st[1]
-                sv[1] = f
-                sv[2] = w = st[0] | ((p & POS_MASK) << 32)
+                try:
+                    w = _tls.busy
+                except AttributeError:
+                    w = _busy_base()
+                w |= (p & POS_MASK) << 32  # BUSY(push, p, tid)
                 try:
                     # Inside the try: an exception raised just after the CAS returned (by a
                     # signal handler) must still give a successful claim up.
-                    ok = gcas(8, seq_vps[i], st[2], st[3], _SC, _SC)
-                    d["st"] = st
+                    ok = gcas(8, seq_refs[i], pack(f), pack(w), _SC, _SC)
                     if not ok:
                         continue  # look at the same position again
                     if q[TAIL] <= p:
@@ -372,14 +386,14 @@ def bind(ring: Any) -> _Ops:
                     if not _STRONG:
                         fence(_SC)
                     if d32[CLOSED]:
-                        give_up(si, i, q[si], p, TAIL)
+                        give_up(si, w, p, TAIL)
                         return False
-                    item_set(ikeys[i], x)
+                    items[ikeys[i]] = x
                     if not _STRONG:
                         fence(N.RELEASE)
                     q[si] = f + 1
                 except BaseException:
-                    give_up(si, i, w, p, TAIL)
+                    give_up(si, w, p, TAIL)
                     raise
                 return None
             if s & BUSY:
@@ -389,14 +403,14 @@ def bind(ring: Any) -> _Ops:
             if delta < 0:
                 return _Block(i, s)
             p += 1  # p is taken: try the next position
-            if p > limit:
+            if p - p0 > skip_limit:
                 return _Block(i, s)  # only a corrupted ring gets here
 
     def pop_once() -> Any:
-        """The item, or a _Block when empty."""
-        d = _tls.__dict__
-        p = q[HEAD]  # a hint: every position below it is taken
-        limit = p + n + MAX_SKIP
+        """One attempt: the item, or a _Block when empty. Copy-then-commit (FORMAT.md, *Pop*):
+        the item is copied out first and the slot freed by the compare-and-swap that takes it,
+        so a pop never holds a slot (nothing to repair if this process dies)."""
+        p = p0 = q[HEAD]  # a hint: every position below it is taken
         while True:
             i = p % n
             si = seqi[i]
@@ -405,26 +419,13 @@ def bind(ring: Any) -> _Ops:
             if s == fu:
                 if not _STRONG:
                     fence(N.ACQUIRE)
-                st = d.pop("st", None) or _new_state()
-                sv = st[1]
-                sv[1] = fu
-                sv[2] = w = st[0] | BUSY_POP | ((p & POS_MASK) << 32)
-                try:
-                    # Inside the try: an exception raised just after the CAS returned (by a
-                    # signal handler) must still give a successful claim up.
-                    ok = gcas(8, seq_vps[i], st[2], st[3], _SC, _SC)
-                    d["st"] = st
-                    if not ok:
-                        continue  # look at the same position again
-                    if q[HEAD] <= p:
-                        q[HEAD] = p + 1
-                    v = item_get(ikeys[i])
-                    if not _STRONG:
-                        fence(N.RELEASE)
-                    q[si] = (p + n) * K
-                except BaseException:
-                    give_up(si, i, w, p, HEAD)  # the item is lost, as for a dead consumer
-                    raise
+                # A copy, valid only if the CAS below finds seq still full(p).
+                v = items[ikeys[i]] if direct else item_get(ikeys[i])
+                ok = gcas(8, seq_refs[i], pack(fu), pack((p + n) * K), _SC, _SC)
+                if not ok:
+                    continue  # taken meanwhile: look at the same position again
+                if q[HEAD] <= p:
+                    q[HEAD] = p + 1
                 return v
             if s & BUSY:
                 delta = _delta30(s, p)
@@ -435,7 +436,7 @@ def bind(ring: Any) -> _Ops:
             if delta < 0:
                 return _Block(i, s)
             p += 1  # p is taken: try the next position
-            if p > limit:
+            if p - p0 > skip_limit:
                 return _Block(i, s)  # only a corrupted ring gets here
 
     # Waiter counts are "sleep registrations since the last wake-up": sleepers add 1 (and never
@@ -621,70 +622,21 @@ def bind(ring: Any) -> _Ops:
     def put(obj: Any, block: bool = True, timeout: Optional[float] = None) -> None:
         """Puts ``obj`` at the end, waiting while the ring is full (at most ``timeout``
         seconds, then ``queue.Full``; ``block=False``: ``queue.Full`` at once)."""
-        x = encode(obj) if encode is not None else obj
-        # The fast path: push_once inlined (one attempt), then the wake-up check.
-        d = _tls.__dict__
-        p = q[TAIL]
-        limit = p + n + MAX_SKIP
-        while True:
-            i = p % n
-            si = seqi[i]
-            s = q[si]
-            f = p * K
-            if s == f:
-                if not _STRONG:
-                    fence(N.ACQUIRE)
-                st = d.pop("st", None) or _new_state()
-                sv = st[1]
-                sv[1] = f
-                sv[2] = w = st[0] | ((p & POS_MASK) << 32)
-                try:
-                    # Inside the try: an exception raised just after the CAS returned (by a
-                    # signal handler) must still give a successful claim up.
-                    ok = gcas(8, seq_vps[i], st[2], st[3], _SC, _SC)
-                    d["st"] = st
-                    if not ok:
-                        continue  # look at the same position again
-                    if q[TAIL] <= p:
-                        q[TAIL] = p + 1
-                    if not _STRONG:
-                        fence(_SC)
-                    closed = d32[CLOSED]
-                    if not closed:
-                        item_set(ikeys[i], x)
-                        if not _STRONG:
-                            fence(N.RELEASE)
-                        q[si] = f + 1
-                except BaseException:
-                    give_up(si, i, w, p, TAIL)
-                    raise
-                if closed:
-                    give_up(si, i, w, p, TAIL)
-                    raise RingClosed("put() on a closed ring")
-                # Dekker pairing with a sleeping consumer's "waiters += 1; barrier; re-check".
-                if _mb_registered and not d32[CW]:
-                    return
-                c = xchg32(consumers_waiting_vp, 0, _SC)
-                if c:
-                    fetch_add32(not_empty_vp, 1, _SC)
-                    futex_wake(not_empty, c)
+        x = obj if encode is None else encode(obj)
+        r = push_once(x)
+        if r is None:
+            # Dekker pairing with a sleeping consumer's "waiters += 1; barrier; re-check".
+            if _mb_registered and not d32[CW]:
                 return
-            if s & BUSY:
-                delta = _delta30(s, p)
-            else:
-                delta = s - f
-            if delta < 0:
-                break
-            p += 1
-            if p > limit:
-                break  # only a corrupted ring gets here
-        # Full (at this moment).
-        if is_closed():
+            wake_consumers()
+            return
+        if r is False or is_closed():
             raise RingClosed("put() on a closed ring")
+        # Full (at this moment).
         if check is not None:
             check(x)
         if not block:
-            if s & BUSY and try_harder_push(x, _Block(i, s)):
+            if r.seq & BUSY and try_harder_push(x, r):
                 return
             raise queue.Full
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
@@ -712,62 +664,17 @@ def bind(ring: Any) -> _Ops:
         """Removes and returns the oldest item, waiting while the ring is empty (at most
         ``timeout`` seconds, then ``queue.Empty``; ``block=False``: ``queue.Empty`` at once).
         :class:`RingClosed` once the ring is closed and drained."""
-        # The fast path: pop_once inlined (one attempt), then the wake-up check.
-        d = _tls.__dict__
-        p = q[HEAD]
-        limit = p + n + MAX_SKIP
-        while True:
-            i = p % n
-            si = seqi[i]
-            s = q[si]
-            fu = p * K + 1
-            if s == fu:
-                if not _STRONG:
-                    fence(N.ACQUIRE)
-                st = d.pop("st", None) or _new_state()
-                sv = st[1]
-                sv[1] = fu
-                sv[2] = w = st[0] | BUSY_POP | ((p & POS_MASK) << 32)
-                try:
-                    # Inside the try: an exception raised just after the CAS returned (by a
-                    # signal handler) must still give a successful claim up.
-                    ok = gcas(8, seq_vps[i], st[2], st[3], _SC, _SC)
-                    d["st"] = st
-                    if not ok:
-                        continue  # look at the same position again
-                    if q[HEAD] <= p:
-                        q[HEAD] = p + 1
-                    v = item_get(ikeys[i])
-                    if not _STRONG:
-                        fence(N.RELEASE)
-                    q[si] = (p + n) * K
-                except BaseException:
-                    give_up(si, i, w, p, HEAD)  # the item is lost, as for a dead consumer
-                    raise
-                if _mb_registered and not d32[PW]:
-                    return v
-                c = xchg32(producers_waiting_vp, 0, _SC)
-                if c:
-                    fetch_add32(not_full_vp, 1, _SC)
-                    futex_wake(not_full, c)
-                return v
-            if s & BUSY:
-                delta = _delta30(s, p)
-                if delta == 0 and not s & BUSY_POP:
-                    break  # a producer is writing item p
-            else:
-                delta = s - fu
-            if delta < 0:
-                break
-            p += 1
-            if p > limit:
-                break  # only a corrupted ring gets here
+        r = pop_once()
+        if type(r) is not _Block:
+            if _mb_registered and not d32[PW]:
+                return r
+            wake_producers()
+            return r
         # Empty (at this moment).
         if drained_and_closed():
             raise RingClosed("get() on a closed, drained ring")
         if not block:
-            r = _Block(i, s)
-            for _ in range(SPIN_TRIES if s & BUSY else 0):
+            for _ in range(SPIN_TRIES if r.seq & BUSY else 0):
                 if r.seq & BUSY:
                     repair_if_dead(r)
                 r2 = pop_once()
