@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 from typing import Any, Iterator, List
@@ -423,6 +424,35 @@ def test_get_discards_a_copy_whose_slot_was_taken(segname: str, monkeypatch: Any
     for i in range(8):  # slot 0 goes round again normally
         r.put(10 + i, timeout=T)
         assert r.get(timeout=T) == 10 + i
+
+
+@pytest.mark.parametrize("start", [0, 0xFFFF, 0x10000, (1 << 30) - 2, (1 << 31) + 0x12345])
+def test_push_claims_with_the_format_busy_word(segname: str, monkeypatch: Any, start: int) -> None:
+    """The busy word a put's CAS writes is FORMAT.md's BUSY(push, p, tid), for positions whose
+    30-bit field wraps too."""
+    real = R._gcas
+    seen: List[int] = []
+
+    def recording(size: int, obj: Any, expected: Any, desired: Any, s: int, f: int) -> Any:
+        seen.append(int.from_bytes(bytes(desired), sys.byteorder))
+        return real(size, obj, expected, desired, s, f)
+
+    monkeypatch.setattr(R, "_gcas", recording)
+    seg = new(segname, capacity=4)
+    r = seg.r
+    # Move the ring to position `start` (as if `start` items had gone through).
+    q = memoryview(r).cast("B").cast("Q")
+    first = type(r)._slots.offset // 8
+    step = type(r)._slot_size_ // 8
+    q[0] = q[8] = start
+    for i in range(4):
+        p = start + (i - start) % 4  # the position that uses slot i next
+        q[first + i * step] = p
+    for k in range(3):
+        r.put(k)
+    tid = threading.get_native_id()
+    assert seen == [R.BUSY | ((start + k) & R.POS_MASK) << 32 | tid for k in range(3)]
+    assert [r.get(timeout=T) for _ in range(3)] == [0, 1, 2]
 
 
 def test_garbage_sequence_numbers_only_block(segname: str) -> None:

@@ -35,6 +35,7 @@ import errno
 import os
 import queue
 import struct
+import sys
 import threading
 import time
 from typing import Any, Callable, List, Optional, Sequence, Tuple
@@ -88,13 +89,24 @@ _tls = threading.local()
 _c_void_p = ctypes.c_void_p
 
 
-def _busy_base() -> int:
-    """``BUSY | tid`` for the calling thread (cached per thread; reset in forked children)."""
+def _tid() -> int:
+    """The calling thread's kernel thread id (cached per thread; reset in forked children)."""
     try:
-        return _tls.busy  # type: ignore[no-any-return]
+        return _tls.tid  # type: ignore[no-any-return]
     except AttributeError:
-        _tls.busy = b = BUSY | threading.get_native_id()
-        return b
+        _tls.tid = t = threading.get_native_id()
+        return t
+
+
+if sys.byteorder == "little":
+    #: ``_pack_busy(tid, lo, hi)``: the bytes of the u64 ``tid | lo << 32 | hi << 48``, where
+    #: ``lo = p & 0xFFFF`` and ``hi = 0x8000 | (p >> 16 & 0x3FFF)`` make ``BUSY(push, p, tid)``
+    #: (FORMAT.md) from small ints only (cheaper than building the 64-bit int).
+    _pack_busy = struct.Struct("<IHH").pack
+else:  # pragma: no cover - no big-endian target
+
+    def _pack_busy(tid: int, lo: int, hi: int) -> bytes:
+        return _pack_u64(tid | lo << 32 | hi << 48)
 
 
 # The compare-and-swap is libatomic's generic ``__atomic_compare_exchange(8, obj, &expected,
@@ -356,7 +368,7 @@ def bind(ring: Any) -> _Ops:
             wake_all()
 
     skip_limit = n + MAX_SKIP  # taken positions one attempt may skip (FORMAT.md, *Trust*)
-    pack = _pack_u64
+    pack, pack_busy = _pack_u64, _pack_busy
 
     def push_once(x: Any) -> Any:
         """One attempt: None when pushed; False when the ring is closed; a _Block when full.
@@ -371,14 +383,13 @@ def bind(ring: Any) -> _Ops:
                 if not _STRONG:
                     fence(N.ACQUIRE)
                 try:
-                    w = _tls.busy
+                    tid = _tls.tid
                 except AttributeError:
-                    w = _busy_base()
-                w |= (p & POS_MASK) << 32  # BUSY(push, p, tid)
+                    tid = _tid()
                 try:
                     # Inside the try: an exception raised just after the CAS returned (by a
                     # signal handler) must still give a successful claim up.
-                    ok = gcas(8, seq_refs[i], pack(f), pack(w), _SC, _SC)
+                    ok = gcas(8, seq_refs[i], pack(f), pack_busy(tid, p & 0xFFFF, 0x8000 | (p >> 16 & 0x3FFF)), _SC, _SC)
                     if not ok:
                         continue  # look at the same position again
                     if q[TAIL] <= p:
@@ -386,14 +397,14 @@ def bind(ring: Any) -> _Ops:
                     if not _STRONG:
                         fence(_SC)
                     if d32[CLOSED]:
-                        give_up(si, w, p, TAIL)
+                        give_up(si, BUSY | tid | (p & POS_MASK) << 32, p, TAIL)
                         return False
                     items[ikeys[i]] = x
                     if not _STRONG:
                         fence(N.RELEASE)
                     q[si] = f + 1
                 except BaseException:
-                    give_up(si, w, p, TAIL)
+                    give_up(si, BUSY | tid | (p & POS_MASK) << 32, p, TAIL)
                     raise
                 return None
             if s & BUSY:
