@@ -74,6 +74,10 @@ _STRONG = N.STRONG_ORDERING
 _pack_u64 = struct.Struct("=Q").pack
 
 
+#: ``block`` value that makes ``put``/``get`` one non-raising attempt (``push_once``/``pop_once``).
+_ATTEMPT: Any = object()
+
+
 class RingClosed(ShmgenError, ValueError):
     """The ring was closed (by any process): ``put`` after ``close()``, or ``get`` once the
     ring is closed and drained. A ``ValueError``, like using a closed
@@ -370,9 +374,14 @@ def bind(ring: Any) -> _Ops:
     skip_limit = n + MAX_SKIP  # taken positions one attempt may skip (FORMAT.md, *Trust*)
     pack, pack_busy = _pack_u64, _pack_busy
 
-    def push_once(x: Any) -> Any:
-        """One attempt: None when pushed; False when the ring is closed; a _Block when full.
-        (The hot path of ``put``: kept to plain memoryview accesses and one libatomic call.)"""
+    def put(obj: Any, block: Any = True, timeout: Optional[float] = None) -> Any:
+        """Puts ``obj`` at the end, waiting while the ring is full (at most ``timeout``
+        seconds, then ``queue.Full``; ``block=False``: ``queue.Full`` at once).
+
+        With ``block=_ATTEMPT`` (``push_once``): one attempt with an encoded item, returning
+        None when pushed, False when the ring is closed, a _Block when full. The hot path is
+        kept to plain memoryview accesses and one libatomic call."""
+        x = obj if encode is None or block is _ATTEMPT else encode(obj)
         p = p0 = q[TAIL]  # a hint: every position below it is taken
         while True:
             i = p % n
@@ -398,29 +407,43 @@ def bind(ring: Any) -> _Ops:
                         fence(_SC)
                     if d32[CLOSED]:
                         give_up(si, BUSY | tid | (p & POS_MASK) << 32, p, TAIL)
-                        return False
+                        if block is _ATTEMPT:
+                            return False
+                        raise RingClosed("put() on a closed ring")
                     items[ikeys[i]] = x
                     if not _STRONG:
                         fence(N.RELEASE)
                     q[si] = f + 1
                 except BaseException:
-                    give_up(si, BUSY | tid | (p & POS_MASK) << 32, p, TAIL)
+                    give_up(si, BUSY | tid | (p & POS_MASK) << 32, p, TAIL)  # (a no-op if given up)
                     raise
+                # Dekker pairing with a sleeping consumer's "waiters += 1; barrier; re-check".
+                if _mb_registered and not d32[CW]:
+                    return None
+                wake_consumers()
                 return None
             if s & BUSY:
                 delta = _delta30(s, p)
             else:
                 delta = s - f
-            if delta < 0:
-                return _Block(i, s)
+            if delta < 0 or p - p0 >= skip_limit:  # (the limit: only a corrupted ring)
+                r = _Block(i, s)
+                return r if block is _ATTEMPT else put_blocked(x, r, block, timeout)
             p += 1  # p is taken: try the next position
-            if p - p0 > skip_limit:
-                return _Block(i, s)  # only a corrupted ring gets here
 
-    def pop_once() -> Any:
-        """One attempt: the item, or a _Block when empty. Copy-then-commit (FORMAT.md, *Pop*):
-        the item is copied out first and the slot freed by the compare-and-swap that takes it,
-        so a pop never holds a slot (nothing to repair if this process dies)."""
+    def push_once(x: Any) -> Any:
+        """One attempt to push the encoded item ``x``: None, False (closed) or a _Block."""
+        return put(x, _ATTEMPT)
+
+    def get(block: Any = True, timeout: Optional[float] = None) -> Any:
+        """Removes and returns the oldest item, waiting while the ring is empty (at most
+        ``timeout`` seconds, then ``queue.Empty``; ``block=False``: ``queue.Empty`` at once).
+        :class:`RingClosed` once the ring is closed and drained.
+
+        Copy-then-commit (FORMAT.md, *Pop*): the item is copied out first and the slot freed
+        by the compare-and-swap that takes it, so a get never holds a slot (nothing to repair
+        if this process dies). With ``block=_ATTEMPT`` (``pop_once``): one attempt, returning
+        the item or a _Block when empty."""
         p = p0 = q[HEAD]  # a hint: every position below it is taken
         while True:
             i = p % n
@@ -437,18 +460,24 @@ def bind(ring: Any) -> _Ops:
                     continue  # taken meanwhile: look at the same position again
                 if q[HEAD] <= p:
                     q[HEAD] = p + 1
+                if _mb_registered and not d32[PW]:
+                    return v
+                wake_producers()
                 return v
             if s & BUSY:
                 delta = _delta30(s, p)
                 if delta == 0 and not s & BUSY_POP:
-                    return _Block(i, s)  # a producer is writing item p
+                    delta = -1  # a producer is writing item p: empty
             else:
                 delta = s - fu
-            if delta < 0:
-                return _Block(i, s)
+            if delta < 0 or p - p0 >= skip_limit:  # (the limit: only a corrupted ring)
+                r = _Block(i, s)
+                return r if block is _ATTEMPT else get_blocked(r, block, timeout)
             p += 1  # p is taken: try the next position
-            if p - p0 > skip_limit:
-                return _Block(i, s)  # only a corrupted ring gets here
+
+    def pop_once() -> Any:
+        """One attempt to pop: the item, or a _Block when empty."""
+        return get(_ATTEMPT)
 
     # Waiter counts are "sleep registrations since the last wake-up": sleepers add 1 (and never
     # take it back), wakers swap in 0 and wake that many. In a process registered for global
@@ -630,20 +659,10 @@ def bind(ring: Any) -> _Ops:
 
     # -- the public operations (multiprocessing.Queue's names and signatures) ---------------
 
-    def put(obj: Any, block: bool = True, timeout: Optional[float] = None) -> None:
-        """Puts ``obj`` at the end, waiting while the ring is full (at most ``timeout``
-        seconds, then ``queue.Full``; ``block=False``: ``queue.Full`` at once)."""
-        x = obj if encode is None else encode(obj)
-        r = push_once(x)
-        if r is None:
-            # Dekker pairing with a sleeping consumer's "waiters += 1; barrier; re-check".
-            if _mb_registered and not d32[CW]:
-                return
-            wake_consumers()
-            return
-        if r is False or is_closed():
+    def put_blocked(x: Any, r: _Block, block: bool, timeout: Optional[float]) -> None:
+        """``put`` found the ring full (at that moment)."""
+        if is_closed():
             raise RingClosed("put() on a closed ring")
-        # Full (at this moment).
         if check is not None:
             check(x)
         if not block:
@@ -671,16 +690,8 @@ def bind(ring: Any) -> _Ops:
             r = r2
         return False
 
-    def get(block: bool = True, timeout: Optional[float] = None) -> Any:
-        """Removes and returns the oldest item, waiting while the ring is empty (at most
-        ``timeout`` seconds, then ``queue.Empty``; ``block=False``: ``queue.Empty`` at once).
-        :class:`RingClosed` once the ring is closed and drained."""
-        r = pop_once()
-        if type(r) is not _Block:
-            if _mb_registered and not d32[PW]:
-                return r
-            wake_producers()
-            return r
+    def get_blocked(r: _Block, block: bool, timeout: Optional[float]) -> Any:
+        """``get`` found the ring empty (at that moment)."""
         # Empty (at this moment).
         if drained_and_closed():
             raise RingClosed("get() on a closed, drained ring")
