@@ -21,7 +21,7 @@
 //!
 //! # Items
 //! Items are copied in and out (`T: Copy`, an [`Element`]: scalars, arrays, `Str`, `Bytes`,
-//! generated structs). Like every shmgen type, a ring trusts the processes that map it: an item
+//! generated structs), or filled and read in place with [`Ring::push_with`] / [`Ring::pop_with`]. Like every shmgen type, a ring trusts the processes that map it: an item
 //! is read back as the bytes a producer wrote, so a foreign writer storing anything but 0 or 1
 //! in a `bool` (the one element type with invalid bit patterns) breaks Rust's validity rules.
 //! The ring itself never indexes with anything read from shared memory: the slot of position
@@ -368,6 +368,39 @@ struct Blocked {
     seq: u64,
 }
 
+/// Gives a claimed push position up if `push_with`'s closure unwinds (consumers skip it).
+struct GiveUpOnUnwind<'a, T: Copy, const N: usize> {
+    ring: &'a Ring<T, N>,
+    claim: Claim,
+}
+
+impl<T: Copy, const N: usize> Drop for GiveUpOnUnwind<'_, T, N> {
+    fn drop(&mut self) {
+        self.ring.release(self.claim);
+        self.ring.wake_all();
+    }
+}
+
+/// Frees a claimed pop slot when `pop_with` is done with it (returns or unwinds).
+struct ReleaseOnDrop<'a, T: Copy, const N: usize> {
+    ring: &'a Ring<T, N>,
+    claim: Claim,
+}
+
+impl<T: Copy, const N: usize> Drop for ReleaseOnDrop<'_, T, N> {
+    fn drop(&mut self) {
+        self.ring.release(self.claim);
+        self.ring.wake_producers();
+    }
+}
+
+/// A claimed position `p` in slot `index` (the slot's sequence number is our busy word).
+#[derive(Clone, Copy)]
+struct Claim {
+    index: usize,
+    p: u64,
+}
+
 enum Attempt<R> {
     Done(R),
     /// Full (push) or empty (pop).
@@ -467,9 +500,11 @@ impl<T: Copy, const N: usize> Ring<T, N> {
         }
     }
 
-    /// One push attempt (no waiting, no wake-ups).
-    #[inline]
-    fn push_once(&self, v: T) -> Attempt<()> {
+    /// One attempt to claim a position for a push (no waiting, no wake-ups): on success the
+    /// slot holds our busy word, `tail` was raised and `closed` checked; the caller fills the
+    /// item and then [`publish`](Self::publish)es.
+    #[inline(always)]
+    fn claim_push(&self) -> Attempt<Claim> {
         let tid = my_tid();
         // `tail` is a hint: every position below it is taken. Start there and skip taken ones.
         let mut p = self.tail.pos.load(Ordering::Relaxed);
@@ -496,12 +531,7 @@ impl<T: Copy, const N: usize> Ring<T, N> {
                         .store(Self::free(p.wrapping_add(N as u64)), Ordering::Release);
                     return Attempt::Closed;
                 }
-                // SAFETY: the CAS above gave this thread exclusive use of the slot's item until
-                // the release store below: no other producer can claim the slot (its sequence
-                // number is our busy word) and no consumer reads it before seeing `full(p)`.
-                unsafe { slot.item.get().write(v) };
-                slot.seq.store(Self::full(p), Ordering::Release);
-                return Attempt::Done(());
+                return Attempt::Done(Claim { index, p });
             }
             let delta = if s & BUSY != 0 {
                 busy_delta(s, p)
@@ -521,9 +551,51 @@ impl<T: Copy, const N: usize> Ring<T, N> {
         }
     }
 
-    /// One pop attempt (no waiting, no wake-ups).
+    /// A claimed push's item: the claim gives this thread exclusive use of it until
+    /// `publish` (no other producer can claim the slot while its sequence number is our busy
+    /// word, and no consumer reads it before seeing `full(p)`).
+    #[inline(always)]
+    fn push_slot(&self, c: Claim) -> *mut T {
+        self.slots[c.index].item.get()
+    }
+
+    /// Publishes a claimed push's item: `seq = full(p)` (release).
+    #[inline(always)]
+    fn publish(&self, c: Claim) {
+        self.slots[c.index]
+            .seq
+            .store(Self::full(c.p), Ordering::Release);
+    }
+
+    /// Frees a claimed slot for the next lap without publishing (a push that cannot finish;
+    /// consumers skip the position) or after a pop read the item: `seq = free(p + N)`.
+    #[inline(always)]
+    fn release(&self, c: Claim) {
+        self.slots[c.index]
+            .seq
+            .store(Self::free(c.p.wrapping_add(N as u64)), Ordering::Release);
+    }
+
+    /// One push attempt (no waiting, no wake-ups).
     #[inline]
-    fn pop_once(&self) -> Attempt<T> {
+    fn push_once(&self, v: T) -> Attempt<()> {
+        match self.claim_push() {
+            Attempt::Done(c) => {
+                // SAFETY: `c` is our claim (see `push_slot`); `v` is a whole `T`.
+                unsafe { self.push_slot(c).write(v) };
+                self.publish(c);
+                Attempt::Done(())
+            }
+            Attempt::Blocked(b) => Attempt::Blocked(b),
+            Attempt::Closed => Attempt::Closed,
+        }
+    }
+
+    /// One attempt to claim a position for a pop (no waiting, no wake-ups): on success the
+    /// slot holds our busy word and `head` was raised; the caller reads the item and then
+    /// [`release`](Self::release)s the slot.
+    #[inline(always)]
+    fn claim_pop(&self) -> Attempt<Claim> {
         let tid = my_tid();
         // `head` is a hint: every position below it is taken. Start there and skip taken ones.
         let mut p = self.head.pos.load(Ordering::Relaxed);
@@ -542,14 +614,7 @@ impl<T: Copy, const N: usize> Ring<T, N> {
                     continue;
                 }
                 Self::raise_hint(&self.head, p);
-                // SAFETY: the CAS above gave this thread exclusive use of the slot's item until
-                // the release store below; the producer's release store of `full(p)`, read by
-                // that CAS, makes the whole item visible. `T: Copy` and plain data (see the
-                // module docs about `bool`).
-                let v = unsafe { slot.item.get().read() };
-                slot.seq
-                    .store(Self::free(p.wrapping_add(N as u64)), Ordering::Release);
-                return Attempt::Done(v);
+                return Attempt::Done(Claim { index, p });
             }
             let delta = if s & BUSY != 0 {
                 let d = busy_delta(s, p);
@@ -570,6 +635,29 @@ impl<T: Copy, const N: usize> Ring<T, N> {
             if p == give_up_at {
                 return Attempt::Blocked(Blocked { index, seq: s });
             }
+        }
+    }
+
+    /// A claimed pop's item: the claim gives this thread exclusive use of it until `release`;
+    /// the producer's release store of `full(p)`, read by the claiming CAS, made the whole item
+    /// visible. It is a valid `T`: plain data written by a trusted process (module docs).
+    #[inline(always)]
+    fn pop_slot(&self, c: Claim) -> *const T {
+        self.slots[c.index].item.get()
+    }
+
+    /// One pop attempt (no waiting, no wake-ups).
+    #[inline]
+    fn pop_once(&self) -> Attempt<T> {
+        match self.claim_pop() {
+            Attempt::Done(c) => {
+                // SAFETY: `c` is our claim (see `pop_slot`); `T: Copy`.
+                let v = unsafe { self.pop_slot(c).read() };
+                self.release(c);
+                Attempt::Done(v)
+            }
+            Attempt::Blocked(b) => Attempt::Blocked(b),
+            Attempt::Closed => Attempt::Closed,
         }
     }
 
@@ -681,20 +769,17 @@ impl<T: Copy, const N: usize> Ring<T, N> {
         r
     }
 
-    /// Pushes `v`, waiting until `deadline` for room. Wakes consumers on success.
-    fn push_until(&self, v: T, deadline: Option<Instant>) -> Result<(), PushTimeoutError<T>> {
+    /// Claims a position for a push, waiting until `deadline` for room (see `claim_push`).
+    fn claim_push_until(&self, deadline: Option<Instant>) -> Result<Claim, PushTimeoutError<()>> {
         let mut backoff = Backoff::new(deadline);
         loop {
-            let b = match self.push_once(v) {
-                Attempt::Done(()) => {
-                    self.wake_consumers();
-                    return Ok(());
-                }
-                Attempt::Closed => return Err(PushTimeoutError::Closed(v)),
+            let b = match self.claim_push() {
+                Attempt::Done(c) => return Ok(c),
+                Attempt::Closed => return Err(PushTimeoutError::Closed(())),
                 Attempt::Blocked(b) => b,
             };
             if self.is_closed() {
-                return Err(PushTimeoutError::Closed(v));
+                return Err(PushTimeoutError::Closed(()));
             }
             if backoff.snooze() {
                 continue;
@@ -703,38 +788,47 @@ impl<T: Copy, const N: usize> Ring<T, N> {
                 continue;
             }
             let Some(nap) = backoff.nap(b.seq & BUSY != 0) else {
-                return Err(PushTimeoutError::Timeout(v));
+                return Err(PushTimeoutError::Timeout(()));
             };
             // Producers sleep on the consumer line's futex ("slots freed").
-            let done = self.sleep_on(&self.head, nap, || match self.push_once(v) {
-                Attempt::Done(()) => Some(Ok(())),
+            let done = self.sleep_on(&self.head, nap, || match self.claim_push() {
+                Attempt::Done(c) => Some(Ok(c)),
                 Attempt::Closed => Some(Err(())),
                 Attempt::Blocked(_) if self.is_closed() => Some(Err(())),
                 Attempt::Blocked(_) => None,
             });
             match done {
-                Some(Ok(())) => {
-                    self.wake_consumers();
-                    return Ok(());
-                }
-                Some(Err(())) => return Err(PushTimeoutError::Closed(v)),
+                Some(Ok(c)) => return Ok(c),
+                Some(Err(())) => return Err(PushTimeoutError::Closed(())),
                 None => {}
             }
             if backoff.expired() {
-                return Err(PushTimeoutError::Timeout(v));
+                return Err(PushTimeoutError::Timeout(()));
             }
         }
     }
 
-    /// Pops, waiting until `deadline` for an item. Wakes producers on success.
-    fn pop_until(&self, deadline: Option<Instant>) -> Result<T, PopTimeoutError> {
+    /// Pushes `v`, waiting until `deadline` for room. Wakes consumers on success.
+    fn push_until(&self, v: T, deadline: Option<Instant>) -> Result<(), PushTimeoutError<T>> {
+        match self.claim_push_until(deadline) {
+            Ok(c) => {
+                // SAFETY: `c` is our claim (see `push_slot`); `v` is a whole `T`.
+                unsafe { self.push_slot(c).write(v) };
+                self.publish(c);
+                self.wake_consumers();
+                Ok(())
+            }
+            Err(PushTimeoutError::Closed(())) => Err(PushTimeoutError::Closed(v)),
+            Err(PushTimeoutError::Timeout(())) => Err(PushTimeoutError::Timeout(v)),
+        }
+    }
+
+    /// Claims a position for a pop, waiting until `deadline` for an item (see `claim_pop`).
+    fn claim_pop_until(&self, deadline: Option<Instant>) -> Result<Claim, PopTimeoutError> {
         let mut backoff = Backoff::new(deadline);
         loop {
-            let b = match self.pop_once() {
-                Attempt::Done(v) => {
-                    self.wake_producers();
-                    return Ok(v);
-                }
+            let b = match self.claim_pop() {
+                Attempt::Done(c) => return Ok(c),
                 Attempt::Closed => return Err(PopTimeoutError::Closed),
                 Attempt::Blocked(b) => b,
             };
@@ -751,21 +845,30 @@ impl<T: Copy, const N: usize> Ring<T, N> {
                 return Err(PopTimeoutError::Timeout);
             };
             // Consumers sleep on the producer line's futex ("items published").
-            let got = self.sleep_on(&self.tail, nap, || match self.pop_once() {
-                Attempt::Done(v) => Some(Some(v)),
+            let got = self.sleep_on(&self.tail, nap, || match self.claim_pop() {
+                Attempt::Done(c) => Some(Some(c)),
                 Attempt::Closed => Some(None),
                 Attempt::Blocked(_) if self.meta.closed.load(Ordering::SeqCst) != 0 => Some(None),
                 Attempt::Blocked(_) => None,
             });
             // (Closed: re-checked properly at the top of the loop.)
-            if let Some(Some(v)) = got {
-                self.wake_producers();
-                return Ok(v);
+            if let Some(Some(c)) = got {
+                return Ok(c);
             }
             if backoff.expired() && !self.drained_and_closed() {
                 return Err(PopTimeoutError::Timeout);
             }
         }
+    }
+
+    /// Pops, waiting until `deadline` for an item. Wakes producers on success.
+    fn pop_until(&self, deadline: Option<Instant>) -> Result<T, PopTimeoutError> {
+        let c = self.claim_pop_until(deadline)?;
+        // SAFETY: `c` is our claim (see `pop_slot`); `T: Copy`.
+        let v = unsafe { self.pop_slot(c).read() };
+        self.release(c);
+        self.wake_producers();
+        Ok(v)
     }
 
     /// Closed, and nothing left to pop: `closed` seen set, and then the slot at `head`
@@ -899,6 +1002,62 @@ impl<T: Copy, const N: usize> Ring<T, N> {
     pub fn pop_timeout(&self, timeout: Duration) -> Result<T, PopTimeoutError> {
         let () = Self::CAPACITY_OK;
         self.pop_until(deadline_after(timeout))
+    }
+
+    /// Pushes an item written in place: blocks while the ring is full, then calls `fill` with
+    /// the claimed slot's item and publishes it when `fill` returns. No copy of the item is
+    /// made, which matters for large items (a 4 KiB buffer filled straight into shared
+    /// memory). `Err(Closed)` if the ring is (or gets) closed; `fill` is not called then.
+    ///
+    /// The slot holds an earlier item (or zeros): `fill` must set every part of the item the
+    /// consumers read. While `fill` runs the position is claimed, so consumers wait for it:
+    /// keep `fill` short and never wait on this ring inside it. If `fill` panics, the position
+    /// is given up (consumers skip it) and the panic goes on.
+    ///
+    /// ```no_run
+    /// # use shmgen_runtime::{Bytes, Ring};
+    /// # fn demo(frames: &Ring<Bytes<4096>, 64>, src: &[u8; 4096]) -> Result<(), shmgen_runtime::ring::Closed> {
+    /// frames.push_with(|frame| frame.copy_from_slice(src))?;
+    /// let first = frames.pop_with(|frame| frame[0])?; // read in place
+    /// # Ok(()) }
+    /// ```
+    pub fn push_with(&self, fill: impl FnOnce(&mut T)) -> Result<(), Closed> {
+        let () = Self::CAPACITY_OK;
+        let c = self.claim_push_until(None).map_err(|_| Closed)?;
+        let unwinding = GiveUpOnUnwind {
+            ring: self,
+            claim: c,
+        };
+        // SAFETY: `c` is our claim (see `push_slot`): nobody else reads or writes the item
+        // until `publish`. It holds a valid `T` (zeros or an earlier item: plain data written
+        // by a trusted process, module docs).
+        fill(unsafe { &mut *self.push_slot(c) });
+        core::mem::forget(unwinding);
+        self.publish(c);
+        self.wake_consumers();
+        Ok(())
+    }
+
+    /// Pops the oldest item in place: blocks while the ring is empty, then calls `read` with
+    /// the claimed slot's item and frees the slot when `read` returns, returning what `read`
+    /// returned. No copy of the item is made. `Err(Closed)` once the ring is closed and
+    /// drained; `read` is not called then.
+    ///
+    /// While `read` runs the slot is claimed, so producers wait for it: keep `read` short and
+    /// never wait on this ring inside it. If `read` panics, the slot is freed (the item is
+    /// lost, as for a consumer that dies) and the panic goes on.
+    pub fn pop_with<R>(&self, read: impl FnOnce(&T) -> R) -> Result<R, Closed> {
+        let () = Self::CAPACITY_OK;
+        let c = self.claim_pop_until(None).map_err(|_| Closed)?;
+        let free = ReleaseOnDrop {
+            ring: self,
+            claim: c,
+        };
+        // SAFETY: `c` is our claim (see `pop_slot`): producers do not write the item until the
+        // slot is released, which happens after `read` returns (or unwinds).
+        let r = read(unsafe { &*self.pop_slot(c) });
+        drop(free);
+        Ok(r)
     }
 
     /// Pushes every item of `items` in order, blocking while the ring is full; wakes consumers

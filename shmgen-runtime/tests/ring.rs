@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use shmgen_runtime::ring::{PopTimeoutError, TryPopError};
-use shmgen_runtime::{Ring, Segment};
+use shmgen_runtime::{Bytes, Ring, Segment};
 
 const LONG: Duration = Duration::from_secs(300);
 const ENTRY: &str = "ring_child";
@@ -54,6 +54,35 @@ shared_struct! {
         claimed: AtomicU64,
         ready: AtomicU32,
     }
+}
+
+shared_struct! {
+    /// In-place pushes and pops of 512-byte frames through a ring of 8.
+    struct Frames {
+        ring: Ring<Bytes<512>, 8>,
+        started: AtomicU32,
+    }
+}
+
+/// Frame `i`: its number, then 63 words derived from it (a torn frame would show).
+fn fill_frame(frame: &mut Bytes<512>, i: u64) {
+    for (k, w) in frame.chunks_exact_mut(8).enumerate() {
+        let v = if k == 0 {
+            i
+        } else {
+            i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ k as u64
+        };
+        w.copy_from_slice(&v.to_ne_bytes());
+    }
+}
+
+/// Frame's number, after checking every word.
+fn check_frame(frame: &Bytes<512>) -> u64 {
+    let mut want = Bytes([0u8; 512]);
+    let i = u64::from_ne_bytes(frame[..8].try_into().unwrap());
+    fill_frame(&mut want, i);
+    assert!(frame[..] == want[..], "frame {i} is torn");
+    i
 }
 
 fn spawn(role: &str, args: &[String]) -> Child {
@@ -186,6 +215,15 @@ fn ring_child() {
             for i in from..to {
                 seg.ring.push(i).unwrap();
             }
+        }
+        "frame-producer" => {
+            let seg = Segment::<Frames>::open(name).unwrap();
+            let n: u64 = args[1].parse().unwrap();
+            seg.started.fetch_add(1, Ordering::SeqCst);
+            for i in 0..n {
+                seg.ring.push_with(|f| fill_frame(f, i)).unwrap();
+            }
+            seg.ring.close();
         }
         other => panic!("unknown role {other}"),
     }
@@ -594,4 +632,64 @@ fn xlang_four_by_four_mixed() {
     for (i, &id) in all.iter().enumerate() {
         assert_eq!(id, i as u64, "id {i} missing or duplicated");
     }
+}
+
+/// `push_with` in one process, `pop_with` in another: 200,000 frames of 512 bytes through a
+/// ring of 8, filled and read in place, arrive whole, in order, exactly once.
+#[test]
+fn in_place_frames_across_processes() {
+    let name = TestName::new("frames");
+    let seg = Segment::<Frames>::create(&name).unwrap();
+    let n = 200_000u64;
+    let p = spawn("frame-producer", &[name.0.clone(), n.to_string()]);
+    let mut expect = 0u64;
+    let t0 = Instant::now();
+    // Until closed and drained.
+    while let Ok(i) = seg.ring.pop_with(check_frame) {
+        assert_eq!(i, expect, "out of order");
+        expect += 1;
+        assert!(t0.elapsed() < LONG, "stuck at {expect}");
+    }
+    assert_eq!(expect, n);
+    wait_ok(p, LONG);
+}
+
+/// In-place operations mix with copying ones, and a closure that panics leaves the ring
+/// working: a push's position is given up (consumers skip it), a pop's item is lost.
+#[test]
+fn in_place_operations_survive_panics() {
+    let name = TestName::new("inplace");
+    let seg = Segment::<Crash>::create(&name).unwrap();
+    let r = &seg.ring;
+    for lap in 0..5u64 {
+        r.push_with(|v| *v = lap * 10).unwrap();
+        r.push(lap * 10 + 1).unwrap();
+        assert_eq!(r.pop_with(|v| *v).unwrap(), lap * 10);
+        assert_eq!(r.pop().unwrap(), lap * 10 + 1);
+    }
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let boom = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        r.push_with(|_| panic!("fill fails"))
+    }));
+    assert!(boom.is_err());
+    r.push(7).unwrap();
+    assert_eq!(r.try_pop().unwrap(), 7, "the given-up position is skipped");
+    r.push(8).unwrap();
+    r.push(9).unwrap();
+    let boom = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        r.pop_with(|_| -> u64 { panic!("read fails") })
+    }));
+    assert!(boom.is_err());
+    std::panic::set_hook(quiet);
+    assert_eq!(r.try_pop().unwrap(), 9, "item 8 was lost with its reader");
+    for i in 0..12u64 {
+        // every slot goes round again: nothing is left claimed
+        r.push_with(|v| *v = 100 + i).unwrap();
+        assert_eq!(r.pop_with(|v| *v).unwrap(), 100 + i);
+    }
+    assert!(r.is_empty());
+    r.close();
+    assert!(r.push_with(|_| unreachable!("closed")).is_err());
+    assert!(r.pop_with(|_| ()).is_err());
 }
