@@ -29,11 +29,13 @@ pub fn child(args: &[String]) {
     let seg = Segment::<Bulk>::open(&args[0]).expect("open Bulk");
     let src: Vec<f64> = (0..ELEMS).map(|i| i as f64).collect();
     // `data` is a plain field: shmgen gives no `&mut` to a mapped segment (other processes may
-    // hold it too), so the producer writes through a raw pointer, as C or numpy would. The
-    // parent reads `data` only after `published` (an event: release/acquire).
-    let dst: *mut f64 = seg.data.as_ptr().cast_mut();
+    // hold it too), so the producer writes through the segment's raw pointer, as C or numpy
+    // would. The parent reads `data` only after `published` (an event: release/acquire).
+    // SAFETY: `as_mut_ptr` points at the root in the mapping; `addr_of_mut!` makes no reference.
+    let dst: *mut f64 = unsafe { core::ptr::addr_of_mut!((*seg.as_mut_ptr()).data) }.cast();
     // Touch the destination once: a publisher that lives on has its pages mapped.
-    // SAFETY: only this process writes `data`; `dst` covers the whole array in the mapping.
+    // SAFETY: only this process writes `data` and it holds no reference to it; `dst` covers
+    // the whole array in the mapping; readers wait for `published`.
     unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, ELEMS) };
     seg.published.set();
     loop {

@@ -899,6 +899,28 @@ impl<T: SharedLayout> Segment<T> {
         })
     }
 
+    /// A raw pointer to the root struct in the mapping, with write permission: the way to write
+    /// a plain (unsynchronised) field, such as a large array another process reads only after
+    /// an event or a lock says it is complete.
+    ///
+    /// `Segment` only hands out `&T` (other processes map the same bytes, so no `&mut T` can be
+    /// exclusive), and writing through a pointer obtained from a `&T` is undefined behaviour
+    /// for fields without interior mutability. This pointer comes from the mapping itself.
+    /// Derive field pointers without making references, e.g.
+    /// `unsafe { core::ptr::addr_of_mut!((*seg.as_mut_ptr()).data) }`, then write through them.
+    ///
+    /// Writing is `unsafe` on the caller's side and needs, for the bytes written: no Rust
+    /// reference to them alive in this process during the write (read plain fields through
+    /// this pointer too, or only when no write can be in progress); and synchronisation with
+    /// readers in every process (publish with an event, a lock or a release store, as the
+    /// schema's protocol says). Synchronised fields (locks, atomics, rings, ...) must be used
+    /// through `&T` instead. The pointer is valid while `self` is.
+    pub fn as_mut_ptr(&self) -> *mut T {
+        // Same address as `deref` (its SAFETY comment proves alignment and bounds), but derived
+        // from the mapping's own pointer (PROT_READ | PROT_WRITE), not from a reference.
+        self.map.ptr().wrapping_add(self.payload_offset).cast::<T>()
+    }
+
     /// The size of the mapping (the file size when it was mapped).
     pub fn mapped_len(&self) -> usize {
         self.map.len()

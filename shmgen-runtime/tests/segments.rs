@@ -474,3 +474,26 @@ fn open_or_create_creates_then_opens() {
     assert!(a.is_creator() && !b.is_creator());
     assert_eq!(b.plain, 5, "the opener's init does not run");
 }
+
+/// `as_mut_ptr` writes a plain array that a second mapping (another open, as another process
+/// would have) then reads; it points where `deref` does.
+#[test]
+fn as_mut_ptr_writes_plain_fields() {
+    let name = TestName::new("asmutptr");
+    let seg = Segment::<v1::Metrics>::create(&name).unwrap();
+    let other = Segment::<v1::Metrics>::open(&name).unwrap();
+    assert_eq!(seg.as_mut_ptr().cast_const(), &*seg as *const v1::Metrics);
+    // SAFETY: no reference to `data` is alive in this process while we write it.
+    let data = unsafe { core::ptr::addr_of_mut!((*seg.as_mut_ptr()).data) };
+    for i in 0..1392 {
+        // SAFETY: `data` points at the field's 1392 bytes in the mapping.
+        unsafe { data.cast::<u8>().add(i).write((i % 251) as u8) };
+    }
+    seg.count.store(1, std::sync::atomic::Ordering::Release); // "published"
+    assert_eq!(other.count.load(std::sync::atomic::Ordering::Acquire), 1);
+    assert!(other
+        .data
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| b == (i % 251) as u8));
+}
