@@ -503,6 +503,12 @@ fn python_peer() -> Option<std::path::PathBuf> {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
+        // Skipped on a developer machine without Python; in CI (`CI` set, as `.ci/run` runs)
+        // a missing interpreter is a failure, so these tests cannot pass by not running.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI: the cross-language ring tests need python3"
+        );
         eprintln!("SKIPPED: no python3 on PATH");
         return None;
     }
