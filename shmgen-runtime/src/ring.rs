@@ -368,29 +368,23 @@ struct Blocked {
     seq: u64,
 }
 
-/// Gives a claimed push position up if `push_with`'s closure unwinds (consumers skip it).
-struct GiveUpOnUnwind<'a, T: Copy, const N: usize> {
-    ring: &'a Ring<T, N>,
-    claim: Claim,
-}
-
-impl<T: Copy, const N: usize> Drop for GiveUpOnUnwind<'_, T, N> {
-    fn drop(&mut self) {
-        self.ring.release(self.claim);
-        self.ring.wake_all();
-    }
-}
-
-/// Frees a claimed pop slot when `pop_with` is done with it (returns or unwinds).
+/// Frees a claimed slot when dropped: `pop_with` is done with the item (returned or unwound),
+/// or `push_with`'s closure unwound (the position is given up: consumers skip it; everyone
+/// is woken, as for any give-up). A completed push forgets it and publishes instead.
 struct ReleaseOnDrop<'a, T: Copy, const N: usize> {
     ring: &'a Ring<T, N>,
     claim: Claim,
+    push: bool,
 }
 
 impl<T: Copy, const N: usize> Drop for ReleaseOnDrop<'_, T, N> {
     fn drop(&mut self) {
         self.ring.release(self.claim);
-        self.ring.wake_producers();
+        if self.push {
+            self.ring.wake_all();
+        } else {
+            self.ring.wake_producers();
+        }
     }
 }
 
@@ -1024,9 +1018,10 @@ impl<T: Copy, const N: usize> Ring<T, N> {
     pub fn push_with(&self, fill: impl FnOnce(&mut T)) -> Result<(), Closed> {
         let () = Self::CAPACITY_OK;
         let c = self.claim_push_until(None).map_err(|_| Closed)?;
-        let unwinding = GiveUpOnUnwind {
+        let unwinding = ReleaseOnDrop {
             ring: self,
             claim: c,
+            push: true,
         };
         // SAFETY: `c` is our claim (see `push_slot`): nobody else reads or writes the item
         // until `publish`. It holds a valid `T` (zeros or an earlier item: plain data written
@@ -1052,6 +1047,7 @@ impl<T: Copy, const N: usize> Ring<T, N> {
         let free = ReleaseOnDrop {
             ring: self,
             claim: c,
+            push: false,
         };
         // SAFETY: `c` is our claim (see `pop_slot`): producers do not write the item until the
         // slot is released, which happens after `read` returns (or unwinds).

@@ -270,36 +270,26 @@ except AttributeError:  # pragma: no cover - libatomic < 1.2
     _fence = None
 
 
-def acquire_fence() -> None:
-    """An acquire fence (a no-op on x86_64, where loads are not reordered with older loads)."""
+def fence(order: int) -> None:
+    """A memory fence of ``order`` (``ACQUIRE``, ``RELEASE``, ``SEQ_CST``) on weakly ordered
+    machines; a no-op on x86_64, where plain loads are acquire loads, plain stores release
+    stores, and the callers' SeqCst read-modify-writes are full barriers."""
     if STRONG_ORDERING:
         return
     if _fence is not None:
-        _fence(ACQUIRE)
-    else:  # pragma: no cover - an RMW with acq_rel ordering orders the loads before it
+        _fence(order)
+    else:  # pragma: no cover - libatomic < 1.2: an RMW with acq_rel ordering orders around it
         U64.fetch_add(ctypes.addressof(_FENCE_WORD), 0)
+
+
+def acquire_fence() -> None:
+    """``fence(ACQUIRE)``."""
+    fence(ACQUIRE)
 
 
 def release_fence() -> None:
-    """A release fence (a no-op on x86_64, where stores are not reordered with older stores
-    or loads)."""
-    if STRONG_ORDERING:
-        return
-    if _fence is not None:
-        _fence(RELEASE)
-    else:  # pragma: no cover
-        U64.fetch_add(ctypes.addressof(_FENCE_WORD), 0)
-
-
-def full_fence() -> None:
-    """A sequentially consistent fence (a no-op on x86_64 after the SeqCst RMWs the callers
-    use, which are full barriers there)."""
-    if STRONG_ORDERING:
-        return
-    if _fence is not None:
-        _fence(SEQ_CST)
-    else:  # pragma: no cover
-        U64.fetch_add(ctypes.addressof(_FENCE_WORD), 0)
+    """``fence(RELEASE)``."""
+    fence(RELEASE)
 
 
 _FENCE_WORD = ctypes.c_uint64(0)

@@ -287,7 +287,7 @@ def bind(ring: Any) -> _Ops:
     not_full_vp = c_void_p(not_full)
     producers_waiting_vp = c_void_p(addr + 12)
     seq_addr0 = addr + first
-    acquire_fence, release_fence, full_fence = N.acquire_fence, N.release_fence, N.full_fence
+    fence = N.fence
 
     # -- per-slot tables: seq word index in `q`, seq word address, item key --------------------
     def table(fn: Callable[[int], Any]) -> Any:
@@ -367,7 +367,7 @@ def bind(ring: Any) -> _Ops:
             if q[line] <= p:
                 q[line] = p + 1
             if not _STRONG:
-                release_fence()
+                fence(N.RELEASE)
             q[si] = (p + n) * K
             wake_all()
 
@@ -390,7 +390,7 @@ def bind(ring: Any) -> _Ops:
             f = p * K
             if s == f:
                 if not _STRONG:
-                    acquire_fence()
+                    fence(N.ACQUIRE)
                 try:
                     tid = _tls.tid
                 except AttributeError:
@@ -404,7 +404,7 @@ def bind(ring: Any) -> _Ops:
                     if q[TAIL] <= p:
                         q[TAIL] = p + 1
                     if not _STRONG:
-                        full_fence()
+                        fence(_SC)
                     if d32[CLOSED]:
                         give_up(si, BUSY | tid | (p & POS_MASK) << 32, p, TAIL)
                         if block is _ATTEMPT:
@@ -412,7 +412,7 @@ def bind(ring: Any) -> _Ops:
                         raise RingClosed("put() on a closed ring")
                     items[ikeys[i]] = x
                     if not _STRONG:
-                        release_fence()
+                        fence(N.RELEASE)
                     q[si] = f + 1
                 except BaseException:
                     give_up(si, BUSY | tid | (p & POS_MASK) << 32, p, TAIL)  # (a no-op if given up)
@@ -452,7 +452,7 @@ def bind(ring: Any) -> _Ops:
             fu = p * K + 1
             if s == fu:
                 if not _STRONG:
-                    acquire_fence()
+                    fence(N.ACQUIRE)
                 # A copy, valid only if the CAS below finds seq still full(p).
                 v = items[ikeys[i]] if direct else item_get(ikeys[i])
                 ok = gcas(8, seq_refs[i], pack(fu), pack((p + n) * K), _SC, _SC)
