@@ -327,7 +327,7 @@ def bind(ring: Any) -> _Ops:
 
         check = check_scalar
     else:
-        from .types import _value_accessors  # lazily: types imports this module
+        from .types import _is_text, _value_accessors, decode_text  # lazily: types imports us
 
         get_value, _, to_bytes = _value_accessors(item_t)
         is_struct = isinstance(item_t, type) and issubclass(item_t, ctypes.Structure)
@@ -350,12 +350,24 @@ def bind(ring: Any) -> _Ops:
                 return from_copy(mvb, key.start)
 
             item_get = get_copy
-        else:
+        elif _is_text(item_t):
 
             def get_text(key: slice) -> Any:
-                return get_value(addr + key.start)
+                return decode_text(mvb[key].tobytes())  # a copy first: see pop_once
 
             item_get = get_text
+        elif _is_textual(item_t):  # bytes[N]: its N bytes
+
+            def get_bytes(key: slice) -> Any:
+                return mvb[key].tobytes()
+
+            item_get = get_bytes
+        else:  # pragma: no cover - every value type is one of the above
+
+            def get_value_at(key: slice) -> Any:
+                return get_value(addr + key.start)
+
+            item_get = get_value_at
 
     # -- the protocol ------------------------------------------------------------------------
 
