@@ -107,6 +107,9 @@ class RingContender(interleave.Contender):
         self.seg.close()
         shmgen.remove(self.name)
 
+    def abandon(self) -> None:
+        shmgen.remove(self.name)
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -102,6 +102,9 @@ class RingsContender(interleave.Contender):
         self.seg.unlink()
         self.seg.close()
 
+    def abandon(self) -> None:
+        self.seg.unlink()
+
 
 def messages(size: int, n: int, rounds: int) -> Dict[str, Any]:
     """The ring and ``multiprocessing.Queue`` in alternating chunks of ``n // rounds`` items

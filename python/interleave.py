@@ -16,7 +16,10 @@ to a baseline contender measured moments apart.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import statistics
+import sys
+import threading
 import time
 from typing import Any, Callable, List, Sequence, Tuple
 
@@ -47,6 +50,10 @@ class Contender:
 
     def teardown(self) -> None:
         pass
+
+    def abandon(self) -> None:
+        """The run is being aborted (the process exits right after, other threads may still
+        use the resources): remove what would outlive the process (names), unmap nothing."""
 
 
 def take_loop(get: Callable[[], Any], number: Number) -> Callable[[int], int]:
@@ -121,6 +128,31 @@ def _producer(
     out.send([b - a for a, b in zip(marks, marks[1:])])
 
 
+def _watchdog(p: Any, done: threading.Event, timeout: float, contenders: Sequence[Contender]) -> None:
+    """The consumer's gets block without a timeout (a timeout would change what is measured):
+    if the producer dies, or the run takes longer than ``timeout``, end this process with an
+    error instead of waiting forever."""
+    deadline = time.monotonic() + timeout
+    while not done.wait(0.5):
+        code = p.exitcode
+        why = None
+        if code is not None and code != 0:
+            why = "the producer failed (exit code %s)" % code
+        elif time.monotonic() > deadline:
+            why = "no result after %.0f s" % timeout
+        if why is not None and not done.is_set():
+            sys.stderr.write("interleave: %s\n" % why)
+            sys.stderr.flush()
+            if p.is_alive():
+                p.kill()
+            for c in contenders:
+                try:
+                    c.abandon()
+                except Exception:  # noqa: BLE001 - best effort on the way out
+                    pass
+            os._exit(2)
+
+
 class Result:
     """Per contender: ``rate[r]`` items/s, ``pcpu[r]`` / ``ccpu[r]`` producer / consumer CPU
     seconds per item, in round ``r``."""
@@ -168,6 +200,8 @@ def run(
     rx, tx = ctx.Pipe(duplex=False)
     p = ctx.Process(target=_producer, args=(contenders, schedule, make, go, tx))
     p.start()
+    done = threading.Event()
+    threading.Thread(target=_watchdog, args=(p, done, timeout, contenders), daemon=True).start()
     try:
         takes = [c.consumer_end(number) for c in contenders]
         results = [Result(c.label) for c in contenders]
@@ -193,6 +227,7 @@ def run(
             raise SystemExit("the producer failed (exit code %s)" % p.exitcode)
         return results
     finally:
+        done.set()
         if p.is_alive():
             p.kill()
             p.join()
