@@ -11,82 +11,32 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use shmgen_runtime::abi;
-use shmgen_runtime::segment::{header, parse_temp_name, validate_name, SHM_DIR};
+use shmgen_runtime::segment::{parse_temp_name, validate_name, SHM_DIR};
 
 /// The directory the tools scan: `/dev/shm`, or `$SHMGEN_SHM_DIR` in tests of the tools.
 pub fn shm_dir() -> PathBuf {
     std::env::var_os("SHMGEN_SHM_DIR").map_or_else(|| PathBuf::from(SHM_DIR), PathBuf::from)
 }
 
-/// A decoded segment header (`docs/FORMAT.md` §2).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Header {
-    /// `header_version`.
-    pub header_version: u32,
-    /// `state`: 0 initialising, 1 ready.
-    pub state: u32,
-    /// Layout fingerprint of the root struct.
-    pub fingerprint: u64,
-    /// Where the root struct starts.
-    pub payload_offset: u64,
-    /// Size of the root struct.
-    pub payload_size: u64,
-    /// The file size the creator set.
-    pub total_size: u64,
-    /// The creator's pid.
-    pub creator_pid: u32,
-    /// The user's layout version.
-    pub layout_version: u32,
-    /// Creation time, ns since the epoch.
-    pub created_unix_ns: u64,
-    /// The root struct's name.
-    pub root_name: String,
+/// A segment header, decoded by the runtime (`HeaderInfo::decode`: the magic is checked, the
+/// rest shown as it is).
+pub type Header = shmgen_runtime::segment::HeaderInfo;
+
+/// `ready`, `initialising`, or `state N` for anything else.
+pub fn state_name(h: &Header) -> String {
+    match h.state {
+        abi::STATE_READY => "ready".into(),
+        abi::STATE_INITIALISING => "initialising".into(),
+        n => format!("state {n}"),
+    }
 }
 
-impl Header {
-    /// Decodes the first 128 bytes of a file; `None` without the shmgen magic.
-    pub fn parse(b: &[u8]) -> Option<Header> {
-        if b.len() < abi::HEADER_SIZE || b[..8] != abi::MAGIC {
-            return None;
-        }
-        let u32_at = |o: usize| u32::from_ne_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
-        let u64_at = |o: usize| {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(&b[o..o + 8]);
-            u64::from_ne_bytes(a)
-        };
-        let root = &b[header::ROOT_NAME..header::ROOT_NAME + header::ROOT_NAME_LEN];
-        let end = root.iter().position(|&c| c == 0).unwrap_or(root.len());
-        Some(Header {
-            header_version: u32_at(header::HEADER_VERSION),
-            state: u32_at(header::STATE),
-            fingerprint: u64_at(header::FINGERPRINT),
-            payload_offset: u64_at(header::PAYLOAD_OFFSET),
-            payload_size: u64_at(header::PAYLOAD_SIZE),
-            total_size: u64_at(header::TOTAL_SIZE),
-            creator_pid: u32_at(header::CREATOR_PID),
-            layout_version: u32_at(header::LAYOUT_VERSION),
-            created_unix_ns: u64_at(header::CREATED_UNIX_NS),
-            root_name: String::from_utf8_lossy(&root[..end]).into_owned(),
-        })
-    }
-
-    /// `ready`, `initialising`, or `state N` for anything else.
-    pub fn state_name(&self) -> String {
-        match self.state {
-            abi::STATE_READY => "ready".into(),
-            abi::STATE_INITIALISING => "initialising".into(),
-            n => format!("state {n}"),
-        }
-    }
-
-    /// The age of the segment now, in seconds (0 when the clock disagrees).
-    pub fn age_secs(&self) -> u64 {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        (now.saturating_sub(u128::from(self.created_unix_ns)) / 1_000_000_000) as u64
-    }
+/// The age of the segment now, in seconds (0 when the clock disagrees).
+pub fn age_secs(h: &Header) -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    (now.saturating_sub(u128::from(h.created_unix_ns)) / 1_000_000_000) as u64
 }
 
 /// What a file in `/dev/shm` is, as far as shmgen is concerned.
@@ -178,13 +128,13 @@ pub fn classify(dir: &Path, name: &str) -> Option<Entry> {
             kind: EntryKind::Temp {
                 segment: t.segment,
                 pid: t.pid,
-                header: Header::parse(&head),
+                header: Header::decode(&head, md.len()),
             },
         });
     }
     validate_name(name).ok()?;
     let (head, md) = read_head(&path)?;
-    let h = Header::parse(&head)?;
+    let h = Header::decode(&head, md.len())?;
     Some(Entry {
         name: name.to_owned(),
         path,
@@ -409,12 +359,12 @@ mod tests {
     #[test]
     fn headers_need_the_magic() {
         let mut b = vec![0u8; 128];
-        assert!(Header::parse(&b).is_none());
+        assert!(Header::decode(&b, 128).is_none());
         b[..8].copy_from_slice(&abi::MAGIC);
         b[48..52].copy_from_slice(&42u32.to_ne_bytes());
         b[64..67].copy_from_slice(b"Abc");
-        let h = Header::parse(&b).unwrap();
+        let h = Header::decode(&b, 128).unwrap();
         assert_eq!((h.creator_pid, h.root_name.as_str()), (42, "Abc"));
-        assert!(Header::parse(&b[..100]).is_none());
+        assert!(Header::decode(&b[..100], 128).is_none());
     }
 }

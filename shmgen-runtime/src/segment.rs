@@ -135,20 +135,37 @@ impl HeaderInfo {
         }
     }
 
+    /// Decodes the first 128 bytes of a file (`b` may be longer) as a segment header, with
+    /// the file's size: `None` when `b` is shorter than a header or lacks shmgen's magic. Other
+    /// fields are not checked (tools show segments of any header version); [`open`] and
+    /// [`inspect`] check what they rely on.
+    ///
+    /// [`open`]: Segment::open
+    pub fn decode(b: &[u8], file_size: u64) -> Option<HeaderInfo> {
+        let b: &[u8; abi::HEADER_SIZE] = b.get(..abi::HEADER_SIZE)?.try_into().ok()?;
+        (b[..8] == abi::MAGIC).then(|| Self::fields(b, file_size))
+    }
+
     /// Parses the first 128 bytes of a segment file, checking the magic and header version.
     fn parse(name: &str, b: &[u8; abi::HEADER_SIZE], file_size: u64) -> Result<HeaderInfo> {
+        let mut magic = [0u8; 8];
+        magic.copy_from_slice(&b[..8]);
+        check_magic(name, magic)?;
+        let info = Self::fields(b, file_size);
+        check_header_version(name, info.header_version)?;
+        Ok(info)
+    }
+
+    /// The header's fields, as they are (FORMAT.md §2).
+    fn fields(b: &[u8; abi::HEADER_SIZE], file_size: u64) -> HeaderInfo {
         let u32_at = |o: usize| u32::from_ne_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
         let u64_at = |o: usize| {
             let mut a = [0u8; 8];
             a.copy_from_slice(&b[o..o + 8]);
             u64::from_ne_bytes(a)
         };
-        let mut magic = [0u8; 8];
-        magic.copy_from_slice(&b[..8]);
-        check_magic(name, magic)?;
-        check_header_version(name, u32_at(header::HEADER_VERSION))?;
         let root = &b[header::ROOT_NAME..header::ROOT_NAME + header::ROOT_NAME_LEN];
-        Ok(HeaderInfo {
+        HeaderInfo {
             header_version: u32_at(header::HEADER_VERSION),
             state: u32_at(header::STATE),
             fingerprint: u64_at(header::FINGERPRINT),
@@ -160,7 +177,7 @@ impl HeaderInfo {
             created_unix_ns: u64_at(header::CREATED_UNIX_NS),
             root_name: root_name_string(root),
             file_size,
-        })
+        }
     }
 }
 

@@ -136,14 +136,14 @@ pub fn header_text(snap: &Snapshot, users: &[shm::User]) -> String {
         h.root_name,
         h.layout_version,
         h.fingerprint,
-        h.state_name(),
+        shm::state_name(h),
         snap.file_size,
         h.payload_size,
         h.payload_offset,
         h.total_size,
         h.creator_pid,
         h.created_unix_ns / 1_000_000_000,
-        shm::human_age(h.age_secs()),
+        shm::human_age(shm::age_secs(h)),
     )
 }
 

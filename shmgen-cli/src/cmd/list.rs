@@ -64,7 +64,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     "size": e.size,
                     "creator_pid": pid,
                     "creator_alive": shm::pid_alive(pid),
-                    "age_secs": e.header().map(|h| h.age_secs()),
+                    "age_secs": e.header().map(shm::age_secs),
                     "header": e.header().map(super::header_json),
                     "users": super::users_json(users.of(e.id)),
                 })
@@ -80,7 +80,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let h = e.header();
         let dash = || "-".to_owned();
         let state = match &e.kind {
-            EntryKind::Segment(h) => h.state_name(),
+            EntryKind::Segment(h) => shm::state_name(h),
             EntryKind::Temp { .. } => format!("incomplete (creator pid {pid} {alive})"),
         };
         rows.push([
@@ -91,7 +91,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             shm::human_size(e.size),
             pid.to_string(),
             alive.to_owned(),
-            h.map_or_else(dash, |h| shm::human_age(h.age_secs())),
+            h.map_or_else(dash, |h| shm::human_age(shm::age_secs(h))),
             users.of(e.id).len().to_string(),
             state,
         ]);

@@ -101,7 +101,7 @@ pub fn snapshot(name: &str, payload: bool) -> anyhow::Result<Snapshot> {
     let (f, path, md) = open_segment_file(name)?;
     let mut head = vec![0u8; abi::HEADER_SIZE];
     let n = read_at(&f, &mut head, 0)?;
-    let header = Header::parse(&head[..n]).ok_or_else(|| {
+    let header = Header::decode(&head[..n], md.len()).ok_or_else(|| {
         anyhow!(
             "{} is not a shmgen segment (no shmgen magic in its first bytes)",
             path.display()
@@ -193,7 +193,7 @@ pub fn check_schema(snap: &Snapshot, schema: &Schema, schema_path: &Path) -> any
 pub fn header_json(h: &Header) -> Json {
     json!({
         "header_version": h.header_version,
-        "state": h.state_name(),
+        "state": shm::state_name(h),
         "root": h.root_name,
         "version": h.layout_version,
         "fingerprint": format!("{:#018x}", h.fingerprint),
