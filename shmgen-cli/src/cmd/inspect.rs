@@ -50,17 +50,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         (Some(schema), Some(path)) => schema.with_layouts(|set| {
             let v = decode::structure(&Bytes(&snap.payload), 0, set.root, 0);
             if args.json {
-                let out = json!({
-                    "name": snap.name,
-                    "path": snap.path,
-                    "file_size": snap.file_size,
-                    "header": super::header_json(&snap.header),
-                    "creator_alive": shm::pid_alive(snap.header.creator_pid),
-                    "users": super::users_json(users),
-                    "schema": path,
-                    "consistent": args.consistent,
-                    "fields": decode::to_json(&v),
-                });
+                let mut out = segment_json(&snap, users);
+                out["schema"] = json!(path);
+                out["consistent"] = json!(args.consistent);
+                out["fields"] = decode::to_json(&v);
                 println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             } else {
                 print!("{}", header_text(&snap, users));
@@ -82,15 +75,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         _ => {
             let matches = matching_schemas(&snap);
             if args.json {
-                let out = json!({
-                    "name": snap.name,
-                    "path": snap.path,
-                    "file_size": snap.file_size,
-                    "header": super::header_json(&snap.header),
-                    "creator_alive": shm::pid_alive(snap.header.creator_pid),
-                    "users": super::users_json(users),
-                    "matching_schemas": matches,
-                });
+                let mut out = segment_json(&snap, users);
+                out["matching_schemas"] = json!(matches);
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 print!("{}", header_text(&snap, users));
@@ -117,6 +103,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 /// The header block of `inspect` and `watch`.
+/// What `inspect --json` says of every segment: where it is, its header, who uses it.
+fn segment_json(snap: &Snapshot, users: &[shm::User]) -> serde_json::Value {
+    json!({
+        "name": snap.name,
+        "path": snap.path,
+        "file_size": snap.file_size,
+        "header": super::header_json(&snap.header),
+        "creator_alive": shm::pid_alive(snap.header.creator_pid),
+        "users": super::users_json(users),
+    })
+}
+
 pub fn header_text(snap: &Snapshot, users: &[shm::User]) -> String {
     let h = &snap.header;
     let alive = if shm::pid_alive(h.creator_pid) {
