@@ -1,33 +1,11 @@
 //! Runs the built `shmgen` binary: exit codes (0 ok, 1 schema error or stale files, 2 usage
 //! error), what `check` prints, and `build --check` staleness detection.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-/// The workspace root: schema paths in these tests are relative to it, as a user would type.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use std::path::PathBuf;
 
-fn shmgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shmgen"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run shmgen")
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exit code")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::*;
 
 /// A fresh, empty temporary directory, removed when dropped.
 struct TempDir(PathBuf);

@@ -6,38 +6,18 @@
 //! Every segment here is named `shmgen-cli-t-<pid>-...`, and `list`/`gc` run with `--prefix`,
 //! so other programs' segments in `/dev/shm` are never touched. Snapshots mask pids and times.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use shmgen_runtime::{Segment, Str};
 use shmgen_tests::metrics::{Metrics, WorkerStats};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn shmgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shmgen"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run shmgen")
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exit code")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::*;
 
 /// A segment name unique to this test process.
 fn name(tag: &str) -> String {
